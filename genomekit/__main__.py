@@ -1,0 +1,3 @@
+from genomekit.cli import main
+
+main()

@@ -1,0 +1,25 @@
+"""The `genomekit` command line: one command per user job, each a thin call into the library.
+
+Each module below registers its commands on ``app``; see ``genomekit --help``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="genomekit",
+    help="StyleGenes toolkit: train Genome GANs, collect genome statistics, sample conditionally.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Command modules register themselves on `app` when imported.
+from genomekit.cli import train as _train  # noqa: E402,F401
+from genomekit.cli import data as _data  # noqa: E402,F401
+from genomekit.cli import classifiers as _classifiers  # noqa: E402,F401
+
+
+def main() -> None:
+    app(prog_name="genomekit")
