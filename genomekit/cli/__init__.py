@@ -15,10 +15,24 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    """StyleGenes toolkit: train Genome GANs, collect genome statistics, sample conditionally."""
+    if version:
+        from genomekit import __version__
+
+        typer.echo(f"genomekit {__version__}")
+        raise typer.Exit()
+
+
 # Command modules register themselves on `app` when imported.
-from genomekit.cli import train as _train  # noqa: E402,F401
-from genomekit.cli import data as _data  # noqa: E402,F401
 from genomekit.cli import classifiers as _classifiers  # noqa: E402,F401
+from genomekit.cli import data as _data  # noqa: E402,F401
+from genomekit.cli import stats as _stats  # noqa: E402,F401
+from genomekit.cli import train as _train  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,114 @@
+"""The generator: a latent source (Genome or mapping network) followed by the synthesis network.
+
+Both latent sources turn a *code* into per-layer latents ``ws`` (B, num_ws, w_dim) with the same call,
+so the synthesis network never knows which one it has. A code is a gene sequence (B, G) of int64
+variant indices for the Genome and a Gaussian z (B, z_dim) for the mapping network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from genomekit.genome import Genome, GenomeConfig
+from genomekit.networks.mapping import MappingNetwork
+from genomekit.networks.synthesis import SynthesisNetwork
+
+LATENT_KINDS = ("genome", "mapping")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneratorConfig:
+    latent: str = "genome"  # latent source: "genome" (StyleGenes) or "mapping" (StyleGAN2 baseline)
+    num_genes: int = 32  # G; for "mapping", w_dim = z_dim = num_genes * gene_length as well
+    num_variants: int = 256  # V, variants per gene (genome only)
+    gene_length: int = 8  # D, entries per variant
+    mapping_layers: int = 8  # fully connected layers of the mapping network (mapping only)
+    resolution: int = 64  # output resolution, a power of two >= 4
+    img_channels: int = 3  # output channels
+    channel_base: int = 2048  # feature maps are channel_base / resolution ...
+    channel_max: int = 128  # ... capped at channel_max
+    use_noise: bool = True  # per-pixel noise inputs
+
+    def __post_init__(self) -> None:
+        if self.latent not in LATENT_KINDS:
+            raise ValueError(f"latent must be one of {LATENT_KINDS}, got {self.latent!r}")
+        GenomeConfig(num_genes=self.num_genes, num_variants=self.num_variants, gene_length=self.gene_length)
+        if self.resolution < 4 or self.resolution & (self.resolution - 1):
+            raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
+        if self.channel_base < 1 or self.channel_max < 1:
+            raise ValueError("channel_base and channel_max must be positive")
+
+    @property
+    def w_dim(self) -> int:
+        return self.num_genes * self.gene_length
+
+
+class Generator(nn.Module):
+    """Code -> image. ``latent`` is a Genome or a MappingNetwork; ``synthesis`` is StyleGAN2's."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.synthesis = SynthesisNetwork(
+            w_dim=config.w_dim,
+            img_resolution=config.resolution,
+            img_channels=config.img_channels,
+            channel_base=config.channel_base,
+            channel_max=config.channel_max,
+            use_noise=config.use_noise,
+        )
+        num_ws = self.synthesis.num_ws
+        if config.latent == "genome":
+            self.latent: Genome | MappingNetwork = Genome(
+                config.num_genes, config.num_variants, config.gene_length, num_ws
+            )
+        else:
+            self.latent = MappingNetwork(config.w_dim, config.w_dim, num_ws, num_layers=config.mapping_layers)
+        self.latent_kind = config.latent
+        self.img_resolution = config.resolution
+        self.img_channels = config.img_channels
+        self.num_ws = num_ws
+        self.w_dim = config.w_dim
+
+    @property
+    def genome_shape(self) -> tuple[int, int, int] | None:
+        """(G, V, D) for a Genome generator, None for the mapping baseline."""
+        return self.latent.shape if isinstance(self.latent, Genome) else None
+
+    def sample_codes(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
+        """Codes from the training prior: uniform gene sequences (B, G) or Gaussian z (B, z_dim)."""
+        return self.latent.sample(batch_size, generator)
+
+    def mapping(
+        self,
+        codes: Tensor,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        update_emas: bool = False,
+    ) -> Tensor:
+        """Codes -> per-layer latents ws (B, num_ws, w_dim)."""
+        if isinstance(self.latent, Genome):
+            return self.latent(codes, truncation_psi, truncation_cutoff)
+        return self.latent(codes, truncation_psi, truncation_cutoff, update_emas=update_emas)
+
+    def forward(
+        self,
+        codes: Tensor,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        noise_mode: str = "const",
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Codes -> images (B, C, R, R), roughly in [-1, 1].
+
+        ``noise_mode="const"`` (default) makes an image a function of its code alone; training uses
+        "random" with an explicit ``generator``.
+        """
+        ws = self.mapping(codes, truncation_psi, truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode, generator=generator)
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)

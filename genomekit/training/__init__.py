@@ -1,0 +1,23 @@
+"""Training: the StyleGAN2 loop (non-saturating loss, lazy R1, optional path length), augmentation, checkpoints."""
+
+from genomekit.training.checkpoint import (
+    CheckpointError,
+    export_inference_checkpoint,
+    load_discriminator,
+    load_generator,
+    model_identity,
+)
+from genomekit.training.config import TrainConfig
+from genomekit.training.loop import Distributed, TrainingDiverged, train
+
+__all__ = [
+    "CheckpointError",
+    "Distributed",
+    "TrainConfig",
+    "TrainingDiverged",
+    "export_inference_checkpoint",
+    "load_discriminator",
+    "load_generator",
+    "model_identity",
+    "train",
+]

@@ -1,0 +1,201 @@
+"""Checkpoints: safetensors tensors with the run's config and progress as JSON in the file's metadata.
+
+A *training* checkpoint holds G, G_ema, D, both Adam states, the training RNG state and progress, so a
+resumed run ends bit-for-bit where an uninterrupted one would. An *inference* checkpoint (``export``)
+holds G_ema and D only, optionally in float16. ``load_generator(path)`` reads either kind.
+Files are written atomically (temporary file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import safetensors
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from genomekit.errors import UserError
+from genomekit.fileio import atomic_path
+from genomekit.networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+
+FORMAT = "genomekit-checkpoint/1"
+
+
+class CheckpointError(UserError):
+    """A checkpoint that is missing, unreadable or of another kind."""
+
+
+@dataclass
+class TrainingState:
+    """Everything a training run needs to continue exactly."""
+
+    config: dict  # TrainConfig.to_dict()
+    G: Generator
+    G_ema: Generator
+    D: Discriminator
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    rng: torch.Generator  # codes, noise, style mixing, augmentation
+    step: int = 0  # optimisation steps done
+    nimg: int = 0  # real images shown to the discriminator so far
+    pl_mean: float = 0.0  # running mean path length
+
+
+def _prefixed(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {f"{prefix}{k}": v.detach().contiguous().clone() for k, v in tensors.items()}
+
+
+def _optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], list]:
+    state = opt.state_dict()
+    tensors = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            tensors[f"{prefix}{index}.{key}"] = torch.as_tensor(value).detach().contiguous().clone()
+    return tensors, state["param_groups"]
+
+
+def _load_optimizer(
+    opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, Tensor], groups: list
+) -> None:
+    state: dict[int, dict[str, Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix):
+            index, key = name[len(prefix) :].split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def save_training_checkpoint(path: str | Path, state: TrainingState) -> None:
+    """Write a training checkpoint atomically."""
+    tensors: dict[str, Tensor] = {}
+    tensors.update(_prefixed("G.", state.G.state_dict()))
+    tensors.update(_prefixed("G_ema.", state.G_ema.state_dict()))
+    tensors.update(_prefixed("D.", state.D.state_dict()))
+    opt_g, groups_g = _optimizer_tensors("opt_G.", state.opt_G)
+    opt_d, groups_d = _optimizer_tensors("opt_D.", state.opt_D)
+    tensors.update(opt_g)
+    tensors.update(opt_d)
+    tensors["rng.train"] = state.rng.get_state().clone()
+    metadata = {
+        "format": FORMAT,
+        "kind": "training",
+        "config": json.dumps(state.config),
+        "generator_config": json.dumps(state.G.config_dict()),
+        "discriminator_config": json.dumps(_dc_dict(state.D.config)),
+        "progress": json.dumps({"step": state.step, "nimg": state.nimg, "pl_mean": state.pl_mean}),
+        "optimizers": json.dumps({"G": groups_g, "D": groups_d}),
+        "rng_device": str(state.rng.device),
+    }
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def _dc_dict(config: DiscriminatorConfig) -> dict:
+    from dataclasses import asdict
+
+    return asdict(config)
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """Tensors and metadata of a genomekit checkpoint; CheckpointError if missing or not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path))
+    except Exception as error:  # safetensors raises several types for truncated or foreign files
+        raise CheckpointError(f"{path} is not a readable checkpoint ({error})") from None
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a genomekit checkpoint (format {metadata.get('format')!r})")
+    return tensors, metadata
+
+
+def _subset(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _load_module(module: nn.Module, weights: dict[str, Tensor], path: Path, what: str) -> None:
+    try:
+        module.load_state_dict({k: v.float() for k, v in weights.items()})
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"{path}: {what} weights do not match its config ({str(error)[:200]})"
+        ) from None
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
+    """The EMA generator of a training or inference checkpoint, in eval mode on ``device``."""
+    path = Path(path)
+    tensors, metadata = read_checkpoint(path)
+    G = Generator(GeneratorConfig(**json.loads(metadata["generator_config"])))
+    _load_module(G, _subset(tensors, "G_ema."), path, "generator")
+    return G.eval().requires_grad_(False).to(device)
+
+
+def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> Discriminator:
+    """The discriminator of a checkpoint, in eval mode on ``device``."""
+    path = Path(path)
+    tensors, metadata = read_checkpoint(path)
+    D = Discriminator(DiscriminatorConfig(**json.loads(metadata["discriminator_config"])))
+    _load_module(D, _subset(tensors, "D."), path, "discriminator")
+    return D.eval().requires_grad_(False).to(device)
+
+
+def checkpoint_metadata(path: str | Path) -> dict:
+    """Decoded metadata: kind, configs and progress."""
+    _, metadata = read_checkpoint(path)
+    return {
+        k: (json.loads(v) if k not in ("format", "kind", "rng_device") else v) for k, v in metadata.items()
+    }
+
+
+def load_training_state(path: str | Path, state: TrainingState) -> TrainingState:
+    """Restore ``state`` (already built from the same config) from a training checkpoint."""
+    path = Path(path)
+    tensors, metadata = read_checkpoint(path)
+    if metadata.get("kind") != "training":
+        raise CheckpointError(
+            f"{path} is an inference checkpoint; training can only resume from a training one"
+        )
+    _load_module(state.G, _subset(tensors, "G."), path, "generator")
+    _load_module(state.G_ema, _subset(tensors, "G_ema."), path, "EMA generator")
+    _load_module(state.D, _subset(tensors, "D."), path, "discriminator")
+    groups = json.loads(metadata["optimizers"])
+    device = next(state.G.parameters()).device
+    _load_optimizer(state.opt_G, "opt_G.", {k: v.to(device) for k, v in tensors.items()}, groups["G"])
+    _load_optimizer(state.opt_D, "opt_D.", {k: v.to(device) for k, v in tensors.items()}, groups["D"])
+    state.rng.set_state(tensors["rng.train"])
+    progress = json.loads(metadata["progress"])
+    state.step, state.nimg, state.pl_mean = progress["step"], progress["nimg"], progress["pl_mean"]
+    return state
+
+
+def export_inference_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> None:
+    """Write G_ema and D of ``src`` to ``dst`` (float16 when ``half``), with the configs, atomically."""
+    tensors, metadata = read_checkpoint(src)
+    keep = {k: v for k, v in tensors.items() if k.startswith(("G_ema.", "D."))}
+    if half:
+        keep = {k: (v.half() if v.is_floating_point() else v) for k, v in keep.items()}
+    meta = {
+        k: metadata[k] for k in ("format", "generator_config", "discriminator_config", "progress", "config")
+    }
+    meta["kind"] = "inference"
+    with atomic_path(dst) as tmp:
+        save_file(keep, str(tmp), metadata=meta)
+
+
+def model_identity(path: str | Path) -> str:
+    """A stable identifier of a checkpoint's generator: sha256 over its G_ema tensors (names, dtypes, bytes)."""
+    tensors, metadata = read_checkpoint(path)
+    digest = hashlib.sha256(metadata["generator_config"].encode())
+    for name in sorted(k for k in tensors if k.startswith("G_ema.")):
+        value = tensors[name].float().contiguous()
+        digest.update(name.encode())
+        digest.update(value.numpy().tobytes())
+    return digest.hexdigest()[:16]

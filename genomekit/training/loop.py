@@ -1,0 +1,458 @@
+"""The StyleGAN2 training loop for Genome and mapping-network generators.
+
+One iteration, for a (per-process) batch of B real images:
+  1. G step: sample codes (gene sequences or z), mix two codes at a random layer with probability
+     ``style_mixing``, synthesise with random noise, non-saturating logistic loss through D; every
+     ``pl_interval`` steps add the path-length penalty (scaled by the interval, lazy regularisation).
+  2. D step: logistic loss on the G step's fakes (detached, reused to save a synthesis pass) and on the
+     reals; every ``r1_interval`` steps add the R1 penalty on the reals (scaled by the interval).
+  3. Update G_ema with StyleGAN2's half-life schedule (``ema_kimg`` with ramp-up).
+All randomness comes from one ``torch.Generator`` saved in checkpoints, and the data order is a pure
+function of (seed, step), so a resumed run reproduces an uninterrupted one exactly.
+
+Multi-process (torchrun): each rank trains on its own slice of every global batch, with its own code
+and noise generator (seed + rank); gradients are averaged with all-reduce before each optimiser step.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor
+
+from genomekit.data import ImageDataset, open_dataset
+from genomekit.errors import UserError
+from genomekit.fileio import atomic_path, write_json
+from genomekit.networks import Discriminator, Generator
+from genomekit.training.augment import augment, parse_policy
+from genomekit.training.checkpoint import (
+    TrainingState,
+    checkpoint_metadata,
+    load_training_state,
+    save_training_checkpoint,
+)
+from genomekit.training.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands in a multi-process run (rank 0 of 1 when alone)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+
+def batch_indices(
+    step: int, batch_size: int, num_images: int, seed: int, rank: int, world_size: int
+) -> list[int]:
+    """Dataset indices of this rank's slice of global batch ``step``.
+
+    The data order is a fresh permutation per epoch, drawn from (seed, epoch), and position
+    ``step * batch_size + j`` of the endless sequence of epochs is sample j of batch ``step``;
+    rank r takes positions [r * B/world, (r+1) * B/world). A pure function, so resuming needs no state.
+    """
+    per_rank = batch_size // world_size
+    start = step * batch_size + rank * per_rank
+    positions = np.arange(start, start + per_rank)
+    indices = np.empty(per_rank, dtype=np.int64)
+    for epoch in np.unique(positions // num_images):
+        perm = np.random.default_rng([seed, int(epoch)]).permutation(num_images)
+        mask = positions // num_images == epoch
+        indices[mask] = perm[positions[mask] % num_images]
+    return indices.tolist()
+
+
+class _StepBatches(torch.utils.data.Sampler[list[int]]):
+    def __init__(self, start_step: int, batch_size: int, num_images: int, seed: int, dist_info: Distributed):
+        self.start_step, self.batch_size, self.num_images, self.seed = (
+            start_step,
+            batch_size,
+            num_images,
+            seed,
+        )
+        self.dist = dist_info
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start_step
+        while True:
+            yield batch_indices(
+                step, self.batch_size, self.num_images, self.seed, self.dist.rank, self.dist.world_size
+            )
+            step += 1
+
+
+def real_batches(
+    dataset: ImageDataset, config: TrainConfig, start_step: int, dist_info: Distributed, workers: int
+) -> Iterator[Tensor]:
+    """Endless uint8 batches (B/world, C, H, W) in the order fixed by ``batch_indices``."""
+    sampler = _StepBatches(start_step, config.batch_size, len(dataset), config.seed, dist_info)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=sampler, num_workers=workers, persistent_workers=workers > 0
+    )
+    return iter(loader)
+
+
+# -- set-up --------------------------------------------------------------------------------------
+
+
+def build_state(config: TrainConfig, device: torch.device, dist_info: Distributed) -> TrainingState:
+    """Networks, optimisers and the code/noise generator, initialised from ``config.seed``.
+
+    Initial weights come from the global RNG inside ``fork_rng``, so the caller's RNG is untouched
+    and every rank builds identical networks.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        G = Generator(config.generator)
+        D = Discriminator(config.discriminator)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    G, D, G_ema = (m.to(device=device, memory_format=torch.channels_last) for m in (G, D, G_ema))
+    opt_G = torch.optim.Adam(G.parameters(), lr=config.g_lr, betas=config.betas, eps=1e-8)
+    opt_D = torch.optim.Adam(D.parameters(), lr=config.d_lr, betas=config.betas, eps=1e-8)
+    rng = torch.Generator(device=device).manual_seed(config.seed * 1000 + dist_info.rank)
+    return TrainingState(config=config.to_dict(), G=G, G_ema=G_ema, D=D, opt_G=opt_G, opt_D=opt_D, rng=rng)
+
+
+def _check_dataset(dataset: ImageDataset, config: TrainConfig, dist_info: Distributed) -> None:
+    res = config.generator.resolution
+    if dataset.resolution != res:
+        raise UserError(
+            f"{dataset.path} has {dataset.resolution}x{dataset.resolution} images but --resolution is {res}; "
+            f"train at {dataset.resolution} or rebuild the dataset at {res}"
+        )
+    if dataset.num_channels != config.generator.img_channels:
+        raise UserError(f"{dataset.path} has {dataset.num_channels}-channel images; RGB (3) is expected")
+    if config.batch_size % dist_info.world_size:
+        raise UserError(
+            f"batch {config.batch_size} does not split evenly over {dist_info.world_size} processes"
+        )
+    dataset.check_sizes()
+
+
+# -- losses --------------------------------------------------------------------------------------
+
+
+def _mixed_ws(G: Generator, batch: int, mixing: float, rng: torch.Generator, update_emas: bool) -> Tensor:
+    """Per-layer latents for a batch; with probability ``mixing`` a second code takes over from a random layer.
+
+    For a Genome the two codes are two gene sequences; for the baseline two Gaussian z.
+    """
+    ws = G.mapping(G.sample_codes(batch, rng), update_emas=update_emas)  # (B, L, w_dim)
+    if mixing > 0:
+        device = rng.device
+        mix = torch.rand(batch, generator=rng, device=device) < mixing  # (B,)
+        cutoff = torch.randint(1, ws.shape[1], (batch,), generator=rng, device=device)  # (B,)
+        cutoff = torch.where(mix, cutoff, torch.full_like(cutoff, ws.shape[1])).to(ws.device)
+        ws2 = G.mapping(G.sample_codes(batch, rng), update_emas=False)
+        layer = torch.arange(ws.shape[1], device=ws.device).reshape(1, -1)  # (1, L)
+        ws = torch.where((layer >= cutoff.reshape(-1, 1)).unsqueeze(2), ws2, ws)
+    return ws
+
+
+def _average_gradients(module: torch.nn.Module, world_size: int) -> None:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if world_size == 1 or not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world_size
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].reshape(g.shape))
+        offset += g.numel()
+
+
+def _finite(name: str, value: Tensor, step: int) -> None:
+    if not torch.isfinite(value).all():
+        raise TrainingDiverged(
+            f"{name} became {value.item()} at step {step}; training stopped and the last good checkpoint "
+            "was kept. Lower the learning rates or raise --r1-gamma, then resume."
+        )
+
+
+def train_step(
+    state: TrainingState, config: TrainConfig, reals_uint8: Tensor, dist_info: Distributed
+) -> dict[str, float]:
+    """One G step, one D step and the EMA update; returns the losses of this step."""
+    G, D, G_ema, rng = state.G, state.D, state.G_ema, state.rng
+    policy = parse_policy(config.augment)
+    device = next(G.parameters()).device
+    reals = (reals_uint8.to(device, torch.float32) / 127.5 - 1).contiguous(memory_format=torch.channels_last)
+    batch = reals.shape[0]
+    stats: dict[str, float] = {}
+
+    # 1. Generator: non-saturating loss, lazy path-length regularisation.
+    D.requires_grad_(False)
+    ws = _mixed_ws(G, batch, config.style_mixing, rng, update_emas=True)
+    fakes = G.synthesis(ws, noise_mode="random", generator=rng)
+    loss_G = F.softplus(-D(augment(fakes, policy, rng))).mean()
+    _finite("generator loss", loss_G, state.step)
+    stats["loss_G"] = loss_G.item()
+    total_G = loss_G
+    if config.pl_weight > 0 and state.step % config.pl_interval == 0:
+        pl_batch = max(1, batch // 2)
+        pl_ws = (
+            _mixed_ws(G, pl_batch, config.style_mixing, rng, update_emas=False).detach().requires_grad_(True)
+        )
+        pl_images = G.synthesis(pl_ws, noise_mode="random", generator=rng)
+        res = pl_images.shape[2]
+        pl_noise = torch.randn(pl_images.shape, generator=rng, device=rng.device).to(device) / res
+        (pl_grads,) = torch.autograd.grad((pl_images * pl_noise).sum(), pl_ws, create_graph=True)
+        lengths = pl_grads.square().sum(2).mean(1).sqrt()  # (B,)
+        pl_mean = state.pl_mean + config.pl_decay * (lengths.mean().item() - state.pl_mean)
+        state.pl_mean = pl_mean
+        penalty = (lengths - pl_mean).square().mean()
+        stats["pl_penalty"] = penalty.item()
+        total_G = total_G + penalty * config.pl_weight * config.pl_interval
+    state.opt_G.zero_grad(set_to_none=True)
+    total_G.backward()
+    _average_gradients(G, dist_info.world_size)
+    state.opt_G.step()
+    D.requires_grad_(True)
+
+    # 2. Discriminator: logistic loss on reused fakes and reals, lazy R1 on the reals.
+    do_r1 = state.step % config.r1_interval == 0
+    reals_in = reals.detach().requires_grad_(do_r1)
+    logits_real = D(augment(reals_in, policy, rng))
+    logits_fake = D(augment(fakes.detach(), policy, rng))
+    loss_D = F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
+    _finite("discriminator loss", loss_D, state.step)
+    stats["loss_D"] = loss_D.item()
+    stats["score_real"] = logits_real.mean().item()
+    stats["score_fake"] = logits_fake.mean().item()
+    total_D = loss_D
+    if do_r1:
+        (r1_grads,) = torch.autograd.grad(logits_real.sum(), reals_in, create_graph=True)
+        r1 = r1_grads.square().sum(dim=(1, 2, 3)).mean()
+        _finite("R1 penalty", r1, state.step)
+        stats["r1_penalty"] = r1.item()
+        total_D = total_D + r1 * (config.resolved_r1_gamma / 2) * config.r1_interval
+    state.opt_D.zero_grad(set_to_none=True)
+    total_D.backward()
+    _average_gradients(D, dist_info.world_size)
+    state.opt_D.step()
+
+    # 3. EMA of the generator weights with ramp-up.
+    state.nimg += batch * dist_info.world_size
+    state.step += 1
+    ema_nimg = config.resolved_ema_kimg * 1000
+    if config.ema_rampup is not None:
+        ema_nimg = min(ema_nimg, state.nimg * config.ema_rampup)
+    beta = 0.5 ** (batch * dist_info.world_size / max(ema_nimg, 1e-8))
+    with torch.no_grad():
+        for p_ema, p in zip(G_ema.parameters(), G.parameters(), strict=True):
+            p_ema.copy_(p.detach().lerp(p_ema, beta))
+        for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
+            b_ema.copy_(b)
+    return stats
+
+
+# -- snapshots -----------------------------------------------------------------------------------
+
+
+def save_grid(images: Tensor, path: Path, columns: int) -> None:
+    """Write images (N, C, H, W) in [-1, 1] as one PNG grid, atomically."""
+    from PIL import Image
+
+    images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    n, c, h, w = images.shape
+    rows = math.ceil(n / columns)
+    canvas = torch.zeros(c, rows * h, columns * w, dtype=torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, columns)
+        canvas[:, r * h : (r + 1) * h, col * w : (col + 1) * w] = images[i]
+    array = canvas.permute(1, 2, 0).numpy()
+    img = Image.fromarray(array[:, :, 0] if c == 1 else array)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
+
+
+def grid_codes(G: Generator, config: TrainConfig) -> Tensor:
+    """The fixed codes of every snapshot grid, from ``grid_seed``."""
+    return G.sample_codes(config.grid_size**2, torch.Generator().manual_seed(config.grid_seed))
+
+
+@torch.no_grad()
+def render_grid(G: Generator, codes: Tensor, batch: int = 32) -> Tensor:
+    """Images (N, C, H, W) of ``codes`` with constant noise."""
+    device = next(G.parameters()).device
+    return torch.cat(
+        [G(codes[i : i + batch].to(device), noise_mode="const") for i in range(0, len(codes), batch)]
+    )
+
+
+def _append_metrics(path: Path, row: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+
+
+def _truncate_metrics(path: Path, nimg: int) -> None:
+    """On resume, drop metric rows written after the checkpoint (they will be produced again)."""
+    if not path.exists():
+        return
+    rows = [line for line in path.read_text().splitlines() if line.strip()]
+    keep = [r for r in rows if json.loads(r).get("nimg", 0) <= nimg]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(r + "\n" for r in keep))
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    device: str | torch.device = "cpu",
+    dist_info: Distributed | None = None,
+    workers: int = 0,
+    log_interval_s: float = 10.0,
+    max_steps: int | None = None,
+) -> Path:
+    """Train (or resume) a run in ``out``; returns the path of the final checkpoint.
+
+    Args:
+        config: the run's configuration (on resume, the saved one is used except for total/snapshot kimg).
+        out: run directory: config.json, checkpoint.safetensors, grids/, metrics.jsonl.
+        resume: continue from ``out/checkpoint.safetensors``.
+        device: torch device.
+        dist_info: rank and world size when launched by torchrun (process group already initialised).
+        workers: DataLoader worker processes for decoding images.
+        log_interval_s: seconds between progress lines.
+        max_steps: stop after this many steps in this call (tests; the schedule still follows the config).
+    """
+    dist_info = dist_info or Distributed()
+    out = Path(out)
+    device = torch.device(device)
+    ckpt_path = out / CHECKPOINT_NAME
+    if resume:
+        if not ckpt_path.is_file():
+            raise UserError(f"nothing to resume: {ckpt_path} does not exist")
+        saved = TrainConfig.from_dict(checkpoint_metadata(ckpt_path)["config"])
+        config = saved.replace(
+            total_kimg=config.total_kimg, snapshot_kimg=config.snapshot_kimg, data=config.data
+        )
+    elif ckpt_path.exists():
+        raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+
+    # 1. Data and networks.
+    dataset = open_dataset(config.data)
+    _check_dataset(dataset, config, dist_info)
+    state = build_state(config, device, dist_info)
+    if resume:
+        load_training_state(ckpt_path, state)
+        if dist_info.world_size > 1:  # rank-specific generators were saved by rank 0 only
+            state.rng.manual_seed(config.seed * 1000 + dist_info.rank + state.step * 7919)
+    metrics_path = out / "metrics.jsonl"
+    codes = grid_codes(state.G_ema, config)
+    if dist_info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", config.to_dict())
+        if resume:
+            _truncate_metrics(metrics_path, state.nimg)
+        else:
+            reals = torch.stack([dataset[i] for i in range(min(len(dataset), config.grid_size**2))])
+            save_grid(reals.float() / 127.5 - 1, out / "grids" / "reals.png", config.grid_size)
+            save_grid(render_grid(state.G_ema, codes), out / "grids" / f"fakes-{0:09d}.png", config.grid_size)
+        logger.info(
+            "%s %s: G %.2fM params (latent %s), D %.2fM params, %d images at %d px, batch %d on %s",
+            "resuming" if resume else "training",
+            out,
+            sum(p.numel() for p in state.G.parameters()) / 1e6,
+            config.generator.latent,
+            sum(p.numel() for p in state.D.parameters()) / 1e6,
+            len(dataset),
+            dataset.resolution,
+            config.batch_size,
+            device,
+        )
+
+    # 2. The loop.
+    total_nimg = int(config.total_kimg * 1000)
+    snapshot_nimg = max(1, int(config.snapshot_kimg * 1000))
+    batches = real_batches(dataset, config, state.step, dist_info, workers)
+    next_snapshot = (state.nimg // snapshot_nimg + 1) * snapshot_nimg
+    start_time = last_log = time.perf_counter()
+    start_nimg = state.nimg
+    sums: dict[str, float] = {}
+    count = 0
+    steps_this_call = 0
+    while state.nimg < total_nimg and (max_steps is None or steps_this_call < max_steps):
+        step_stats = train_step(state, config, next(batches), dist_info)
+        steps_this_call += 1
+        count += 1
+        for k, v in step_stats.items():
+            sums[k] = sums.get(k, 0.0) + v
+        now = time.perf_counter()
+        done = state.nimg >= total_nimg
+        if dist_info.is_main and (now - last_log >= log_interval_s or done):
+            rate = (state.nimg - start_nimg) / max(now - start_time, 1e-9)
+            logger.info(
+                "kimg %.2f/%g  %.0f img/s  %.1f sec/kimg  G %.3f  D %.3f  ETA %s",
+                state.nimg / 1000,
+                config.total_kimg,
+                rate,
+                1000 / max(rate, 1e-9),
+                step_stats["loss_G"],
+                step_stats["loss_D"],
+                _format_eta((total_nimg - state.nimg) / max(rate, 1e-9)),
+            )
+            last_log = now
+        if state.nimg >= next_snapshot or done:
+            next_snapshot = (state.nimg // snapshot_nimg + 1) * snapshot_nimg
+            if dist_info.is_main:
+                elapsed = now - start_time
+                save_training_checkpoint(ckpt_path, state)
+                grid = render_grid(state.G_ema, codes)
+                save_grid(grid, out / "grids" / f"fakes-{state.nimg:09d}.png", config.grid_size)
+                row = {
+                    "kimg": state.nimg / 1000,
+                    "nimg": state.nimg,
+                    "step": state.step,
+                    **{k: v / count for k, v in sums.items()},
+                    "img_per_s": (state.nimg - start_nimg) / max(elapsed, 1e-9),
+                    "sec_per_kimg": elapsed * 1000 / max(state.nimg - start_nimg, 1),
+                    "time": time.time(),
+                }
+                _append_metrics(metrics_path, row)
+            sums, count = {}, 0
+            if dist_info.world_size > 1:
+                dist.barrier()
+    if dist_info.is_main and steps_this_call and not ckpt_path.exists():
+        save_training_checkpoint(ckpt_path, state)
+    return ckpt_path

@@ -1,0 +1,210 @@
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from genomekit.cli import app
+from genomekit.networks import DiscriminatorConfig, GeneratorConfig
+from genomekit.training import TrainConfig, TrainingDiverged, load_discriminator, load_generator, train
+from genomekit.training.checkpoint import read_checkpoint
+from genomekit.training.loop import batch_indices
+from tests.conftest import make_image_folder
+
+
+def tiny_config(data, latent="genome", **kw):
+    base = dict(
+        data=str(data),
+        generator=GeneratorConfig(
+            latent=latent,
+            num_genes=4,
+            num_variants=8,
+            gene_length=4,
+            resolution=16,
+            channel_base=256,
+            channel_max=32,
+        ),
+        discriminator=DiscriminatorConfig(resolution=16, channel_base=256, channel_max=32),
+        batch_size=8,
+        total_kimg=0.048,  # 6 steps
+        snapshot_kimg=0.024,  # checkpoint every 3 steps
+        r1_interval=2,
+        pl_weight=2.0,
+        pl_interval=2,
+        augment="color,translation,cutout",
+        grid_size=2,
+        seed=3,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("latent", ["genome", "mapping"])
+def test_short_training_writes_loadable_checkpoint(tiny_dataset, tmp_path, latent):
+    out = tmp_path / "run"
+    ckpt = train(tiny_config(tiny_dataset, latent), out, log_interval_s=0)
+    G = load_generator(ckpt)
+    D = load_discriminator(ckpt)
+    codes = G.sample_codes(2, torch.Generator().manual_seed(0))
+    images = G(codes)
+    assert images.shape == (2, 3, 16, 16) and torch.isfinite(images).all()
+    assert D(images).shape == (2, 1)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["nimg"] for r in rows] == [24, 48]
+    assert all(torch.isfinite(torch.tensor([r["loss_G"], r["loss_D"]])).all() for r in rows)
+    assert {"r1_penalty", "pl_penalty", "img_per_s", "sec_per_kimg"} <= rows[0].keys()
+    grids = sorted(p.name for p in (out / "grids").iterdir())
+    assert grids == ["fakes-000000000.png", "fakes-000000024.png", "fakes-000000048.png", "reals.png"]
+    assert json.loads((out / "config.json").read_text())["generator"]["latent"] == latent
+
+
+def test_resume_equals_uninterrupted(tiny_dataset, tmp_path):
+    config = tiny_config(tiny_dataset)
+    straight = read_checkpoint(train(config, tmp_path / "a", log_interval_s=0))[0]
+    train(config, tmp_path / "b", log_interval_s=0, max_steps=3)  # "interrupted" after the first snapshot
+    progress = json.loads(read_checkpoint(tmp_path / "b" / "checkpoint.safetensors")[1]["progress"])
+    assert (progress["step"], progress["nimg"]) == (3, 24)
+    resumed = read_checkpoint(train(config, tmp_path / "b", resume=True, log_interval_s=0))[0]
+    assert straight.keys() == resumed.keys()
+    different = [k for k in straight if not torch.equal(straight[k], resumed[k])]
+    assert different == []
+    rows = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["nimg"] for r in rows] == [24, 48]
+
+
+def test_same_seed_same_weights_other_seed_differs(tiny_dataset, tmp_path):
+    a = read_checkpoint(train(tiny_config(tiny_dataset, total_kimg=0.024), tmp_path / "a", log_interval_s=0))[
+        0
+    ]
+    b = read_checkpoint(train(tiny_config(tiny_dataset, total_kimg=0.024), tmp_path / "b", log_interval_s=0))[
+        0
+    ]
+    c = read_checkpoint(
+        train(tiny_config(tiny_dataset, total_kimg=0.024, seed=4), tmp_path / "c", log_interval_s=0)
+    )[0]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["G.latent.genes"], c["G.latent.genes"])
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_dataset, tmp_path, monkeypatch):
+    config = tiny_config(tiny_dataset)
+    out = tmp_path / "run"
+    train(config, out, log_interval_s=0, max_steps=3)
+    before = (out / "checkpoint.safetensors").read_bytes()
+    from genomekit.networks import Discriminator
+
+    monkeypatch.setattr(Discriminator, "forward", lambda self, x: torch.full((x.shape[0], 1), float("nan")))
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        train(config, out, resume=True, log_interval_s=0)
+    assert (out / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_refuses_to_overwrite_a_run(tiny_dataset, tmp_path):
+    config = tiny_config(tiny_dataset, total_kimg=0.024)
+    train(config, tmp_path / "run", log_interval_s=0)
+    with pytest.raises(Exception, match="--resume"):
+        train(config, tmp_path / "run", log_interval_s=0)
+
+
+def test_batch_indices_cover_each_epoch_once_and_split_by_rank():
+    n, batch = 10, 4
+    seen = [i for step in range(5) for i in batch_indices(step, batch, n, seed=0, rank=0, world_size=1)]
+    assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:20]) == list(range(10))
+    r0 = batch_indices(3, batch, n, seed=0, rank=0, world_size=2)
+    r1 = batch_indices(3, batch, n, seed=0, rank=1, world_size=2)
+    assert r0 + r1 == batch_indices(3, batch, n, seed=0, rank=0, world_size=1)
+    assert batch_indices(3, batch, n, seed=1, rank=0, world_size=1) != batch_indices(
+        3, batch, n, seed=0, rank=0, world_size=1
+    )
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def run_cli(*args):
+    return runner.invoke(app, ["train", *map(str, args)])
+
+
+def cli_args(data, out, *extra):
+    return [
+        "--data",
+        data,
+        "--out",
+        out,
+        "--resolution",
+        16,
+        "--batch",
+        4,
+        "--kimg",
+        0.008,
+        "--snap",
+        0.008,
+        "--genes",
+        4,
+        "--variants",
+        8,
+        "--gene-length",
+        4,
+        "--channel-base",
+        128,
+        "--channel-max",
+        16,
+        "--device",
+        "cpu",
+        *extra,
+    ]
+
+
+def test_cli_trains_and_resumes(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli(*cli_args(tiny_dataset, out))
+    assert result.exit_code == 0, result.output
+    assert (out / "checkpoint.safetensors").is_file()
+    result = run_cli(*cli_args(tiny_dataset, out, "--resume"))
+    assert result.exit_code == 0, result.output  # already complete: resumes and finishes at once
+    result = run_cli(*cli_args(tiny_dataset, out))
+    assert result.exit_code == 2 and "--resume" in result.output
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        ("missing", "dataset not found"),
+        ("unreadable", "cannot read image"),
+        ("mixed", "all images must have the same size"),
+        ("wrong_resolution", "--resolution is 16"),
+        ("empty", "holds no images"),
+    ],
+)
+def test_cli_bad_data_gives_one_clear_line(tmp_path, setup, message):
+    data = tmp_path / "data"
+    if setup != "missing":
+        data.mkdir()
+    if setup in ("unreadable", "mixed"):
+        make_image_folder(data, count=4, resolution=16)
+    if setup == "unreadable":
+        (data / "00002.png").write_bytes(b"not a png")
+    if setup == "mixed":
+        make_image_folder(tmp_path / "big", count=1, resolution=32)
+        (tmp_path / "big" / "00000.png").rename(data / "zzz.png")
+    if setup == "wrong_resolution":
+        make_image_folder(data, count=4, resolution=32)
+    result = run_cli(*cli_args(data, tmp_path / "run"))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+
+def test_cli_rejects_resolution_not_power_of_two(tiny_dataset, tmp_path):
+    args = cli_args(tiny_dataset, tmp_path / "run")
+    args[args.index("--resolution") + 1] = 48
+    result = run_cli(*args)
+    assert result.exit_code == 2 and "power of two" in result.output
+
+
+def test_cli_rejects_resume_without_run(tiny_dataset, tmp_path):
+    result = run_cli(*cli_args(tiny_dataset, tmp_path / "nothing", "--resume"))
+    assert result.exit_code == 2 and "nothing to resume" in result.output
