@@ -26,9 +26,7 @@ class GenomeConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.num_variants > 65535:
-            raise ValueError(
-                f"num_variants must be at most 65535 (stored as uint16), got {self.num_variants}"
-            )
+            raise ValueError(f"num_variants must be at most 65535 (stored as uint16), got {self.num_variants}")
 
     @property
     def w_dim(self) -> int:
@@ -71,14 +69,10 @@ class Genome(nn.Module):
             (B, G) int64 variant indices, on the genome's device.
         """
         device = generator.device if generator is not None else torch.device("cpu")
-        seq = torch.randint(
-            self.num_variants, (batch_size, self.num_genes), generator=generator, device=device
-        )
+        seq = torch.randint(self.num_variants, (batch_size, self.num_genes), generator=generator, device=device)
         return seq.to(self.genes.device)
 
-    def sample_categorical(
-        self, logits: Tensor, batch_size: int, generator: torch.Generator | None = None
-    ) -> Tensor:
+    def sample_categorical(self, logits: Tensor, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
         """Gene sequences with gene ``i`` drawn from ``softmax(logits[i])``, independently per gene.
 
         Args:
@@ -104,9 +98,7 @@ class Genome(nn.Module):
             w: (B, G*D).
         """
         if sequences.ndim != 2 or sequences.shape[1] != self.num_genes:
-            raise ValueError(
-                f"gene sequences must have shape (B, {self.num_genes}), got {tuple(sequences.shape)}"
-            )
+            raise ValueError(f"gene sequences must have shape (B, {self.num_genes}), got {tuple(sequences.shape)}")
         gene_index = torch.arange(self.num_genes, device=self.genes.device)  # (G,)
         variants = self.genes[gene_index, sequences.to(self.genes.device).long()]  # (B, G, D)
         return variants.reshape(sequences.shape[0], self.w_dim)  # (B, G*D)
@@ -133,7 +125,7 @@ class Genome(nn.Module):
             ws: (B, num_ws, G*D).
         """
         w = self.lookup(sequences)  # (B, G*D)
-        ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)  # (B, num_ws, G*D)
+        ws = w.unsqueeze(1).expand(-1, self.num_ws, -1)  # (B, num_ws, G*D), a view: no copy
         if truncation_psi != 1:
             ws = _truncate(ws, self.mean_w(), truncation_psi, truncation_cutoff)
         return ws
@@ -149,9 +141,7 @@ class Genome(nn.Module):
         """
         targets, sources = targets.long().to(self.genes.device), sources.long().to(self.genes.device)
         if targets.shape != sources.shape:
-            raise ValueError(
-                f"targets {tuple(targets.shape)} and sources {tuple(sources.shape)} differ in shape"
-            )
+            raise ValueError(f"targets {tuple(targets.shape)} and sources {tuple(sources.shape)} differ in shape")
         self.genes[gene, targets] = self.genes[gene, sources].clone()
 
     def extra_repr(self) -> str:

@@ -114,9 +114,7 @@ class EqualizedConv2d(nn.Module):
         return lrelu(x) if self.activation else x
 
 
-def modulated_conv2d(
-    x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True, padding: int = 1
-) -> Tensor:
+def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True, padding: int = 1) -> Tensor:
     """StyleGAN2 modulated convolution, computed as scale -> shared conv -> rescale.
 
     Scaling the input channels by the styles and the output channels by the demodulation coefficients

@@ -70,7 +70,7 @@ class MappingNetwork(nn.Module):
         if update_emas:
             with torch.no_grad():
                 self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
-        ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)  # (B, num_ws, w_dim)
+        ws = w.unsqueeze(1).expand(-1, self.num_ws, -1)  # (B, num_ws, w_dim), a view: no copy
         if truncation_psi != 1:
             ws = _truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
         return ws

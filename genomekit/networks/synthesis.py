@@ -101,12 +101,8 @@ class SynthesisBlock(nn.Module):
             self.const = nn.Parameter(torch.randn(out_channels, 4, 4))
             self.conv0 = None
         else:
-            self.conv0 = SynthesisLayer(
-                in_channels, out_channels, w_dim, resolution, up=True, use_noise=use_noise
-            )
-        self.conv1 = SynthesisLayer(
-            out_channels, out_channels, w_dim, resolution, up=False, use_noise=use_noise
-        )
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True, use_noise=use_noise)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, up=False, use_noise=use_noise)
         self.torgb = ToRGB(out_channels, img_channels, w_dim)
         self.num_conv = 1 if resolution == 4 else 2
 
@@ -120,11 +116,7 @@ class SynthesisBlock(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """ws: (B, num_conv + 1, w_dim); returns features (B, O, R, R) and image (B, C, R, R)."""
         if self.conv0 is None:
-            x = (
-                self.const.unsqueeze(0)
-                .expand(ws.shape[0], -1, -1, -1)
-                .contiguous(memory_format=torch.channels_last)
-            )
+            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1).contiguous(memory_format=torch.channels_last)
             x = self.conv1(x, ws[:, 0], noise_mode, generator)
         else:
             x = self.conv0(x, ws[:, 0], noise_mode, generator)
@@ -169,9 +161,7 @@ class SynthesisNetwork(nn.Module):
         # Each block consumes one w per conv plus one for its toRGB, which overlaps the next block's first.
         self.num_ws = sum(b.num_conv for b in blocks) + 1
 
-    def forward(
-        self, ws: Tensor, noise_mode: str = "const", generator: torch.Generator | None = None
-    ) -> Tensor:
+    def forward(self, ws: Tensor, noise_mode: str = "const", generator: torch.Generator | None = None) -> Tensor:
         """ws: (B, num_ws, w_dim) -> images (B, C, R, R), roughly in [-1, 1]."""
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must have shape (B, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}")

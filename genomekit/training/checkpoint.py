@@ -58,9 +58,7 @@ def _optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[st
     return tensors, state["param_groups"]
 
 
-def _load_optimizer(
-    opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, Tensor], groups: list
-) -> None:
+def _load_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, Tensor], groups: list) -> None:
     state: dict[int, dict[str, Tensor]] = {}
     for name, value in tensors.items():
         if name.startswith(prefix):
@@ -124,9 +122,7 @@ def _load_module(module: nn.Module, weights: dict[str, Tensor], path: Path, what
     try:
         module.load_state_dict({k: v.float() for k, v in weights.items()})
     except RuntimeError as error:
-        raise CheckpointError(
-            f"{path}: {what} weights do not match its config ({str(error)[:200]})"
-        ) from None
+        raise CheckpointError(f"{path}: {what} weights do not match its config ({str(error)[:200]})") from None
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
@@ -150,9 +146,7 @@ def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> 
 def checkpoint_metadata(path: str | Path) -> dict:
     """Decoded metadata: kind, configs and progress."""
     _, metadata = read_checkpoint(path)
-    return {
-        k: (json.loads(v) if k not in ("format", "kind", "rng_device") else v) for k, v in metadata.items()
-    }
+    return {k: (json.loads(v) if k not in ("format", "kind", "rng_device") else v) for k, v in metadata.items()}
 
 
 def load_training_state(path: str | Path, state: TrainingState) -> TrainingState:
@@ -160,9 +154,7 @@ def load_training_state(path: str | Path, state: TrainingState) -> TrainingState
     path = Path(path)
     tensors, metadata = read_checkpoint(path)
     if metadata.get("kind") != "training":
-        raise CheckpointError(
-            f"{path} is an inference checkpoint; training can only resume from a training one"
-        )
+        raise CheckpointError(f"{path} is an inference checkpoint; training can only resume from a training one")
     _load_module(state.G, _subset(tensors, "G."), path, "generator")
     _load_module(state.G_ema, _subset(tensors, "G_ema."), path, "EMA generator")
     _load_module(state.D, _subset(tensors, "D."), path, "discriminator")
@@ -182,9 +174,7 @@ def export_inference_checkpoint(src: str | Path, dst: str | Path, half: bool = T
     keep = {k: v for k, v in tensors.items() if k.startswith(("G_ema.", "D."))}
     if half:
         keep = {k: (v.half() if v.is_floating_point() else v) for k, v in keep.items()}
-    meta = {
-        k: metadata[k] for k in ("format", "generator_config", "discriminator_config", "progress", "config")
-    }
+    meta = {k: metadata[k] for k in ("format", "generator_config", "discriminator_config", "progress", "config")}
     meta["kind"] = "inference"
     with atomic_path(dst) as tmp:
         save_file(keep, str(tmp), metadata=meta)

@@ -68,9 +68,7 @@ class Distributed:
 # -- data ----------------------------------------------------------------------------------------
 
 
-def batch_indices(
-    step: int, batch_size: int, num_images: int, seed: int, rank: int, world_size: int
-) -> list[int]:
+def batch_indices(step: int, batch_size: int, num_images: int, seed: int, rank: int, world_size: int) -> list[int]:
     """Dataset indices of this rank's slice of global batch ``step``.
 
     The data order is a fresh permutation per epoch, drawn from (seed, epoch), and position
@@ -101,9 +99,7 @@ class _StepBatches(torch.utils.data.Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         step = self.start_step
         while True:
-            yield batch_indices(
-                step, self.batch_size, self.num_images, self.seed, self.dist.rank, self.dist.world_size
-            )
+            yield batch_indices(step, self.batch_size, self.num_images, self.seed, self.dist.rank, self.dist.world_size)
             step += 1
 
 
@@ -149,9 +145,7 @@ def _check_dataset(dataset: ImageDataset, config: TrainConfig, dist_info: Distri
     if dataset.num_channels != config.generator.img_channels:
         raise UserError(f"{dataset.path} has {dataset.num_channels}-channel images; RGB (3) is expected")
     if config.batch_size % dist_info.world_size:
-        raise UserError(
-            f"batch {config.batch_size} does not split evenly over {dist_info.world_size} processes"
-        )
+        raise UserError(f"batch {config.batch_size} does not split evenly over {dist_info.world_size} processes")
     dataset.check_sizes()
 
 
@@ -188,6 +182,15 @@ def _average_gradients(module: torch.nn.Module, world_size: int) -> None:
         offset += g.numel()
 
 
+def _check_in_sync(state: TrainingState, dist_info: Distributed) -> None:
+    """All ranks must hold identical weights (same init, averaged gradients); a cheap checksum proves it."""
+    checksum = torch.stack([p.detach().double().sum() for p in [*state.G.parameters(), *state.D.parameters()]])
+    gathered = [torch.empty_like(checksum) for _ in range(dist_info.world_size)]
+    dist.all_gather(gathered, checksum)
+    if any(not torch.equal(g, gathered[0]) for g in gathered):
+        raise RuntimeError("training processes hold different weights; gradient averaging is broken")
+
+
 def _finite(name: str, value: Tensor, step: int) -> None:
     if not torch.isfinite(value).all():
         raise TrainingDiverged(
@@ -217,9 +220,7 @@ def train_step(
     total_G = loss_G
     if config.pl_weight > 0 and state.step % config.pl_interval == 0:
         pl_batch = max(1, batch // 2)
-        pl_ws = (
-            _mixed_ws(G, pl_batch, config.style_mixing, rng, update_emas=False).detach().requires_grad_(True)
-        )
+        pl_ws = _mixed_ws(G, pl_batch, config.style_mixing, rng, update_emas=False).detach().requires_grad_(True)
         pl_images = G.synthesis(pl_ws, noise_mode="random", generator=rng)
         res = pl_images.shape[2]
         pl_noise = torch.randn(pl_images.shape, generator=rng, device=rng.device).to(device) / res
@@ -302,9 +303,7 @@ def grid_codes(G: Generator, config: TrainConfig) -> Tensor:
 def render_grid(G: Generator, codes: Tensor, batch: int = 32) -> Tensor:
     """Images (N, C, H, W) of ``codes`` with constant noise."""
     device = next(G.parameters()).device
-    return torch.cat(
-        [G(codes[i : i + batch].to(device), noise_mode="const") for i in range(0, len(codes), batch)]
-    )
+    return torch.cat([G(codes[i : i + batch].to(device), noise_mode="const") for i in range(0, len(codes), batch)])
 
 
 def _append_metrics(path: Path, row: dict) -> None:
@@ -317,10 +316,16 @@ def _truncate_metrics(path: Path, nimg: int) -> None:
     """On resume, drop metric rows written after the checkpoint (they will be produced again)."""
     if not path.exists():
         return
-    rows = [line for line in path.read_text().splitlines() if line.strip()]
-    keep = [r for r in rows if json.loads(r).get("nimg", 0) <= nimg]
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a kill
+            continue
+        if row.get("nimg", 0) <= nimg:
+            keep.append(line)
     with atomic_path(path) as tmp:
-        tmp.write_text("".join(r + "\n" for r in keep))
+        tmp.write_text("".join(line + "\n" for line in keep))
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -364,9 +369,7 @@ def train(
         if not ckpt_path.is_file():
             raise UserError(f"nothing to resume: {ckpt_path} does not exist")
         saved = TrainConfig.from_dict(checkpoint_metadata(ckpt_path)["config"])
-        config = saved.replace(
-            total_kimg=config.total_kimg, snapshot_kimg=config.snapshot_kimg, data=config.data
-        )
+        config = saved.replace(total_kimg=config.total_kimg, snapshot_kimg=config.snapshot_kimg, data=config.data)
     elif ckpt_path.exists():
         raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
 
@@ -436,10 +439,9 @@ def train(
         if state.nimg >= next_snapshot or done:
             next_snapshot = (state.nimg // snapshot_nimg + 1) * snapshot_nimg
             if dist_info.is_main:
+                # Metrics and grid first, checkpoint last: after a kill, every row up to the checkpoint
+                # exists, and rows past it are dropped on resume and written again.
                 elapsed = now - start_time
-                save_training_checkpoint(ckpt_path, state)
-                grid = render_grid(state.G_ema, codes)
-                save_grid(grid, out / "grids" / f"fakes-{state.nimg:09d}.png", config.grid_size)
                 row = {
                     "kimg": state.nimg / 1000,
                     "nimg": state.nimg,
@@ -450,9 +452,12 @@ def train(
                     "time": time.time(),
                 }
                 _append_metrics(metrics_path, row)
+                grid = render_grid(state.G_ema, codes)
+                save_grid(grid, out / "grids" / f"fakes-{state.nimg:09d}.png", config.grid_size)
+                save_training_checkpoint(ckpt_path, state)
             sums, count = {}, 0
             if dist_info.world_size > 1:
-                dist.barrier()
+                _check_in_sync(state, dist_info)
     if dist_info.is_main and steps_this_call and not ckpt_path.exists():
         save_training_checkpoint(ckpt_path, state)
     return ckpt_path

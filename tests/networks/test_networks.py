@@ -43,9 +43,7 @@ def test_latent_sources_share_the_call_shape():
     Gg, Gm = tiny_generator("genome"), tiny_generator("mapping")
     assert isinstance(Gg.latent, Genome) and isinstance(Gm.latent, MappingNetwork)
     for G in (Gg, Gm):
-        ws = G.latent(
-            G.sample_codes(2, torch.Generator().manual_seed(0)), truncation_psi=1.0, truncation_cutoff=None
-        )
+        ws = G.latent(G.sample_codes(2, torch.Generator().manual_seed(0)), truncation_psi=1.0, truncation_cutoff=None)
         assert ws.shape == (2, G.num_ws, G.w_dim)
 
 

@@ -73,15 +73,9 @@ def test_resume_equals_uninterrupted(tiny_dataset, tmp_path):
 
 
 def test_same_seed_same_weights_other_seed_differs(tiny_dataset, tmp_path):
-    a = read_checkpoint(train(tiny_config(tiny_dataset, total_kimg=0.024), tmp_path / "a", log_interval_s=0))[
-        0
-    ]
-    b = read_checkpoint(train(tiny_config(tiny_dataset, total_kimg=0.024), tmp_path / "b", log_interval_s=0))[
-        0
-    ]
-    c = read_checkpoint(
-        train(tiny_config(tiny_dataset, total_kimg=0.024, seed=4), tmp_path / "c", log_interval_s=0)
-    )[0]
+    a = read_checkpoint(train(tiny_config(tiny_dataset, total_kimg=0.024), tmp_path / "a", log_interval_s=0))[0]
+    b = read_checkpoint(train(tiny_config(tiny_dataset, total_kimg=0.024), tmp_path / "b", log_interval_s=0))[0]
+    c = read_checkpoint(train(tiny_config(tiny_dataset, total_kimg=0.024, seed=4), tmp_path / "c", log_interval_s=0))[0]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["G.latent.genes"], c["G.latent.genes"])
 

@@ -1,0 +1,176 @@
+"""Commands: ``collect-stats`` (the Monte-Carlo pipeline) and ``stats info``."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genomekit.cli import app
+from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
+from genomekit.errors import UserError
+
+stats_app = typer.Typer(help="Inspect statistics directories made by collect-stats.", no_args_is_help=True)
+app.add_typer(stats_app, name="stats")
+
+INTERRUPTED = "interrupted; rerun the same command to resume"
+
+
+def _load_inputs(model: Path, classifiers: str, device: str):
+    """G_ema, the classifier set, D and the model identity, on ``device``."""
+    from classifiers import load_classifier_set
+    from genomekit.training.checkpoint import load_discriminator, load_generator, model_identity
+
+    generator = load_generator(model, device=device)
+    if generator.latent_kind != "genome":
+        raise UserError(
+            f"{model} has a mapping-network latent and no genes; collect-stats needs a model trained with --latent genome"
+        )
+    return generator, load_classifier_set(classifiers, device=device), load_discriminator(model, device=device), model_identity(model)
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C: finish the current shard, then stop. Second Ctrl-C: abandon it at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        typer.echo("\nstopping after the current shard (Ctrl-C again to stop at once)", err=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@command(app, "collect-stats")
+def collect_stats_command(
+    model: Annotated[Path, typer.Option(help="Genome GAN checkpoint (training or inference).")],
+    classifiers: Annotated[str, typer.Option(help="Classifier set directory, or 'default'.")],
+    out: Annotated[Path, typer.Option(help="Stats directory to create or resume.")],
+    samples: Annotated[int, typer.Option(help="Gene sequences to sample in total.")] = 500_000,
+    batch: Annotated[int, typer.Option(help="Images per forward pass; does not change the result.")] = 256,
+    seed: Seed = 0,
+    device: Device = "auto",
+    resume: Annotated[bool, typer.Option(help="Require an existing stats directory and continue it.")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Samples per shard; fixed for a stats directory.")] = 4096,
+    min_count: Annotated[int, typer.Option(help="Report (gene, variant) pairs seen fewer times.")] = 50,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Sample gene sequences, generate, score with the classifier set and the discriminator, and
+    stream the rows into Parquet shards while accumulating p(attribute | gene = variant) sums.
+
+    Rerunning the same command (or adding --resume) continues an interrupted run; the result is the
+    same as an uninterrupted one. Ctrl-C stops after the current shard. Several processes or GPUs:
+
+        torchrun --nproc-per-node 4 -m genomekit collect-stats --model ... --out STATS
+
+    Example: genomekit collect-stats --model run/network-final.safetensors --classifiers default
+    --samples 500000 --batch 256 --out stats/ --seed 0
+    """
+    from genomekit.stats.collect import CollectConfig, collect_stats, finalize_stats
+
+    setup_logging()
+    # torchrun's variables: the CLI reads them, the library takes them as arguments.
+    rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    device = resolve_device(device)
+    if world_size > 1 and device == "cuda":
+        device = f"cuda:{local_rank}"
+    config = CollectConfig(
+        out=out, samples=samples, batch_size=batch, chunk_size=chunk_size, seed=seed, resume=resume, min_count=min_count
+    )
+    generator, classifier_set, discriminator, identity = _load_inputs(model, classifiers, device)
+    distributed = _init_distributed(device, world_size)
+    stop = threading.Event()
+    try:
+        with _stop_on_ctrl_c(stop):
+            result = collect_stats(
+                config,
+                generator=generator,
+                classifiers=classifier_set,
+                discriminator=discriminator,
+                model_identity=identity,
+                device=device,
+                rank=rank,
+                world_size=world_size,
+                stop=stop,
+                progress=progress and rank == 0,
+            )
+            interrupted = result.interrupted
+            if distributed is not None:
+                interrupted = _any_rank(distributed, interrupted, device)
+                failure = None
+                if rank == 0 and not interrupted:
+                    try:
+                        finalize_stats(out, min_count=min_count)
+                    except UserError as error:  # let the other ranks leave the barrier first
+                        failure = error
+                distributed.barrier()
+                if failure is not None:
+                    raise failure
+    except KeyboardInterrupt:
+        typer.echo(INTERRUPTED, err=True)
+        raise typer.Exit(130) from None
+    finally:
+        if distributed is not None:
+            distributed.destroy_process_group()
+    if interrupted:
+        typer.echo(INTERRUPTED, err=True)
+        raise typer.Exit(130)
+    if rank == 0:
+        typer.echo(
+            f"{out}: {samples:,} samples; this run generated {result.samples_generated:,} "
+            f"at {result.samples_per_second:.1f} samples/s{' on rank 0' if world_size > 1 else ''}"
+        )
+        from genomekit.stats.info import describe_stats
+
+        typer.echo(describe_stats(out, min_count))
+
+
+def _init_distributed(device: str, world_size: int):
+    """torch.distributed for a torchrun launch (gloo on CPU, nccl on CUDA), else None."""
+    if world_size <= 1:
+        return None
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        # Ranks meet only at the end; a long run must not trip the default 30-minute timeout.
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(days=7))
+    return dist
+
+
+def _any_rank(dist, flag: bool, device: str) -> bool:
+    import torch
+
+    value = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+@command(stats_app, "info")
+def stats_info_command(
+    stats: Annotated[Path, typer.Argument(help="Stats directory made by collect-stats.")],
+    min_count: Annotated[int, typer.Option(help="Report (gene, variant) pairs seen fewer times.")] = 50,
+) -> None:
+    """Samples, genome shape, attributes, under-sampled variants and the throughput of the runs.
+
+    Example: genomekit stats info stats/
+    """
+    from genomekit.stats.info import describe_stats
+
+    typer.echo(describe_stats(stats, min_count))

@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from genomekit.training import (
+    CheckpointError,
+    export_inference_checkpoint,
+    load_discriminator,
+    load_generator,
+    model_identity,
+    train,
+)
+from genomekit.training.checkpoint import checkpoint_metadata, load_training_state
+from genomekit.training.loop import Distributed, build_state
+from tests.training.test_train import tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from tests.conftest import make_image_folder
+
+    root = tmp_path_factory.mktemp("ckpt")
+    data = make_image_folder(root / "data")
+    return train(tiny_config(data, total_kimg=0.024), root / "run", log_interval_s=0)
+
+
+def test_export_half_precision_loads_and_matches(trained, tmp_path):
+    small = tmp_path / "g.safetensors"
+    export_inference_checkpoint(trained, small, half=True)
+    assert small.stat().st_size < trained.stat().st_size / 3
+    G32, G16 = load_generator(trained), load_generator(small)
+    codes = G32.sample_codes(4, torch.Generator().manual_seed(0))
+    assert torch.allclose(G32(codes), G16(codes), atol=0.05)
+    assert load_discriminator(small)(G16(codes)).shape == (4, 1)
+    assert checkpoint_metadata(small)["kind"] == "inference"
+    state = build_state(tiny_config("unused"), torch.device("cpu"), Distributed())
+    with pytest.raises(CheckpointError, match="inference checkpoint"):
+        load_training_state(small, state)
+
+
+def test_model_identity_is_stable_and_specific(trained, tmp_path):
+    assert model_identity(trained) == model_identity(trained)
+    small = tmp_path / "g.safetensors"
+    export_inference_checkpoint(trained, small, half=False)
+    assert model_identity(small) == model_identity(trained)  # same G_ema weights
+    export_inference_checkpoint(trained, tmp_path / "h.safetensors", half=True)
+    assert model_identity(tmp_path / "h.safetensors") != model_identity(trained)
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage" * 10])
+def test_corrupt_or_foreign_files_are_refused(tmp_path, content):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_generator(path)
+
+
+def test_truncated_checkpoint_is_refused(trained, tmp_path):
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes(trained.read_bytes()[: trained.stat().st_size // 2])
+    with pytest.raises(CheckpointError):
+        load_generator(path)
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_generator(tmp_path / "none.safetensors")
