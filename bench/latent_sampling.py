@@ -34,6 +34,20 @@ def best_time(fn, repeats: int, device: torch.device) -> float:
     return min(times)
 
 
+def us_per_latent(
+    source: torch.nn.Module, mode: str, gen: torch.Generator, batch: int, repeats: int, device: torch.device
+) -> float:
+    """Microseconds per latent to sample codes and turn them into ws (and back-propagate, for training)."""
+
+    def run() -> None:
+        ws = source(source.sample(batch, gen))
+        if mode != "forward":
+            ws.sum().backward()
+
+    with torch.no_grad() if mode == "forward" else torch.enable_grad():
+        return best_time(run, repeats, device) / batch * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=4096)
@@ -50,21 +64,8 @@ def main() -> None:
         mapping = MappingNetwork(w_dim, w_dim, num_ws).to(device)
         gen = torch.Generator(device=device).manual_seed(0)
         for mode in ("forward", "forward+backward"):
-
-            def run_genome():
-                ws = genome(genome.sample(args.batch, gen))
-                if mode != "forward":
-                    ws.sum().backward()
-
-            def run_mapping():
-                ws = mapping(mapping.sample(args.batch, gen))
-                if mode != "forward":
-                    ws.sum().backward()
-
-            ctx = torch.no_grad() if mode == "forward" else torch.enable_grad()
-            with ctx:
-                t_genome = best_time(run_genome, args.repeats, device) / args.batch * 1e6
-                t_mapping = best_time(run_mapping, args.repeats, device) / args.batch * 1e6
+            t_genome = us_per_latent(genome, mode, gen, args.batch, args.repeats, device)
+            t_mapping = us_per_latent(mapping, mode, gen, args.batch, args.repeats, device)
             label = f"G={genes} V={variants} D={length} ({mode})"
             print(f"{label:<34} {t_genome:>17.3f} {t_mapping:>18.3f} {t_mapping / t_genome:>6.1f}x")
 
