@@ -6,6 +6,7 @@ from genomekit.training.checkpoint import (
     load_discriminator,
     load_generator,
     model_identity,
+    save_inference_checkpoint,
 )
 from genomekit.training.config import TrainConfig
 from genomekit.training.loop import Distributed, TrainingDiverged, train
@@ -19,5 +20,6 @@ __all__ = [
     "load_discriminator",
     "load_generator",
     "model_identity",
+    "save_inference_checkpoint",
     "train",
 ]

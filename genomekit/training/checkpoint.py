@@ -146,7 +146,8 @@ def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> 
 def checkpoint_metadata(path: str | Path) -> dict:
     """Decoded metadata: kind, configs and progress."""
     _, metadata = read_checkpoint(path)
-    return {k: (json.loads(v) if k not in ("format", "kind", "rng_device") else v) for k, v in metadata.items()}
+    plain = ("format", "kind", "rng_device")
+    return {k: (v if k in plain else json.loads(v)) for k, v in metadata.items()}
 
 
 def load_training_state(path: str | Path, state: TrainingState) -> TrainingState:
@@ -172,12 +173,43 @@ def export_inference_checkpoint(src: str | Path, dst: str | Path, half: bool = T
     """Write G_ema and D of ``src`` to ``dst`` (float16 when ``half``), with the configs, atomically."""
     tensors, metadata = read_checkpoint(src)
     keep = {k: v for k, v in tensors.items() if k.startswith(("G_ema.", "D."))}
+    extra = {k: metadata[k] for k in ("progress", "config") if k in metadata}
+    _write_inference(dst, keep, metadata["generator_config"], metadata["discriminator_config"], extra, half)
+
+
+def save_inference_checkpoint(
+    path: str | Path, G: Generator, D: Discriminator, extra: dict[str, str] | None = None, half: bool = False
+) -> None:
+    """Write a generator (as G_ema) and its discriminator as an inference checkpoint, atomically.
+
+    ``extra`` adds metadata entries (JSON strings), e.g. how the generator was derived.
+    """
+    tensors = {**_prefixed("G_ema.", G.state_dict()), **_prefixed("D.", D.state_dict())}
+    _write_inference(
+        path, tensors, json.dumps(G.config_dict()), json.dumps(_dc_dict(D.config)), dict(extra or {}), half
+    )
+
+
+def _write_inference(
+    path: str | Path,
+    tensors: dict[str, Tensor],
+    generator_config: str,
+    discriminator_config: str,
+    extra: dict[str, str],
+    half: bool,
+) -> None:
     if half:
-        keep = {k: (v.half() if v.is_floating_point() else v) for k, v in keep.items()}
-    meta = {k: metadata[k] for k in ("format", "generator_config", "discriminator_config", "progress", "config")}
-    meta["kind"] = "inference"
-    with atomic_path(dst) as tmp:
-        save_file(keep, str(tmp), metadata=meta)
+        tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    metadata = {
+        **extra,
+        "format": FORMAT,
+        "kind": "inference",
+        "generator_config": generator_config,
+        "discriminator_config": discriminator_config,
+    }
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
 
 
 def model_identity(path: str | Path) -> str:

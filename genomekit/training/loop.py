@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from torch import Tensor
 from genomekit.data import ImageDataset, open_dataset
 from genomekit.errors import UserError
 from genomekit.fileio import atomic_path, write_json
+from genomekit.images import save_grid
 from genomekit.networks import Discriminator, Generator
 from genomekit.training.augment import augment, parse_policy
 from genomekit.training.checkpoint import (
@@ -275,23 +275,6 @@ def train_step(
 
 
 # -- snapshots -----------------------------------------------------------------------------------
-
-
-def save_grid(images: Tensor, path: Path, columns: int) -> None:
-    """Write images (N, C, H, W) in [-1, 1] as one PNG grid, atomically."""
-    from PIL import Image
-
-    images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
-    n, c, h, w = images.shape
-    rows = math.ceil(n / columns)
-    canvas = torch.zeros(c, rows * h, columns * w, dtype=torch.uint8)
-    for i in range(n):
-        r, col = divmod(i, columns)
-        canvas[:, r * h : (r + 1) * h, col * w : (col + 1) * w] = images[i]
-    array = canvas.permute(1, 2, 0).numpy()
-    img = Image.fromarray(array[:, :, 0] if c == 1 else array)
-    with atomic_path(path) as tmp:
-        img.save(tmp, format="PNG")
 
 
 def grid_codes(G: Generator, config: TrainConfig) -> Tensor:

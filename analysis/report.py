@@ -1,0 +1,357 @@
+"""`genomekit report`: figures and tables that show which genes control which attributes.
+
+From a stats directory (and optionally the model and a labelled dataset) it writes:
+  scores.csv              tidy gene standard scores (gene, attribute, score, rank)
+  top_genes.csv           the three most important genes of every attribute
+  polar.png               StyleGenes Figures 2/13: genes around the circle, one colour per attribute,
+                          each attribute labelled at its most important gene
+  heatmap.png             genes x attributes scores
+  correlation_generated.png / .csv   Pearson correlation of the classifier outputs over the samples
+  correlation_real.png / .csv        the same over the dataset's labels (with --data), Appendix E
+  gene_edit_<attr>.png    one base sample with the attribute's top gene swapped through variants,
+                          beside the least important gene swapped the same way (with --model)
+  index.md, index.html    a page linking everything
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from genomekit.fileio import atomic_path, atomic_write  # noqa: E402
+from genomekit.stats import attribute_given_variant, load_stats, read_shard  # noqa: E402
+from genomekit.stats.scores import gene_standard_scores, scores_frame  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def _save(fig: plt.Figure, path: Path, dpi: int = 130) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    with atomic_write(path, "w") as f:
+        frame.to_csv(f, index=index)
+
+
+def attribute_colors(count: int) -> list:
+    """Distinct colours for up to 40 attributes (tab20 then tab20b)."""
+    palette = list(plt.get_cmap("tab20").colors) + list(plt.get_cmap("tab20b").colors)
+    return [palette[i % len(palette)] for i in range(count)]
+
+
+def polar_plot(scores: torch.Tensor, attributes: Sequence[str], path: Path, title: str = "") -> None:
+    """Genes around the circle, one closed line per attribute at radius = score; labels at top genes.
+
+    Args:
+        scores: (G, A) gene standard scores.
+    """
+    num_genes, num_attributes = scores.shape
+    s = scores.numpy()
+    angles = np.linspace(0, 2 * np.pi, num_genes, endpoint=False)
+    closed = np.append(angles, angles[0])
+    colors = attribute_colors(num_attributes)
+    fig = plt.figure(figsize=(11, 11))
+    ax = fig.add_subplot(projection="polar")
+    for a in range(num_attributes):
+        ax.plot(closed, np.append(s[:, a], s[0, a]), color=colors[a], lw=1.1, alpha=0.85)
+        top = int(s[:, a].argmax())
+        ax.scatter([angles[top]], [s[top, a]], color=colors[a], s=18, zorder=3)
+        ax.annotate(
+            f"{attributes[a]} ({top})",
+            xy=(angles[top], s[top, a]),
+            xytext=(angles[top], s[top, a] * 1.06 + 0.05 * s.max()),
+            fontsize=7,
+            color=colors[a],
+            ha="center",
+        )
+    step = max(1, num_genes // 32)
+    ax.set_xticks(angles[::step])
+    ax.set_xticklabels([str(g) for g in range(0, num_genes, step)], fontsize=7)
+    ax.set_ylim(0, s.max() * 1.25 if s.max() > 0 else 1)
+    ax.set_title(title or "Gene standard scores: which genes move which attributes", pad=24)
+    _save(fig, path)
+
+
+def score_heatmap(scores: torch.Tensor, attributes: Sequence[str], path: Path) -> None:
+    """Genes (rows) x attributes (columns) heatmap of the scores."""
+    import seaborn as sns
+
+    num_genes, num_attributes = scores.shape
+    fig, ax = plt.subplots(figsize=(max(8, num_attributes * 0.32), max(6, num_genes * 0.14)))
+    sns.heatmap(
+        pd.DataFrame(scores.numpy(), columns=list(attributes)),
+        ax=ax,
+        cmap="viridis",
+        cbar_kws={"label": "gene standard score"},
+    )
+    ax.set_xlabel("attribute")
+    ax.set_ylabel("gene")
+    ax.tick_params(axis="x", labelsize=7)
+    ax.tick_params(axis="y", labelsize=6)
+    _save(fig, path)
+
+
+def correlation_heatmap(corr: pd.DataFrame, path: Path, title: str) -> None:
+    """Attribute x attribute Pearson correlations (Appendix E, Figure 14)."""
+    import seaborn as sns
+
+    size = max(7, len(corr) * 0.3)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    sns.heatmap(corr, ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, square=True, cbar_kws={"shrink": 0.7})
+    ax.set_title(title)
+    ax.tick_params(labelsize=7)
+    _save(fig, path)
+
+
+def correlation_from_moments(count: int, total: np.ndarray, outer: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
+    """Pearson correlation from summable moments: count, sum (A,), sum of outer products (A, A).
+
+    Attributes that never vary get NaN rows and columns.
+    """
+    mean = total / count
+    cov = outer / count - np.outer(mean, mean)
+    std = np.sqrt(np.clip(np.diag(cov), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(std, std)
+    return pd.DataFrame(corr, index=list(names), columns=list(names))
+
+
+def generated_correlation(stats_dir: Path, manifest: dict, attributes: Sequence[str]) -> pd.DataFrame:
+    """Correlation of the classifier outputs over all collected samples, streamed shard by shard."""
+    num_genes = int(manifest["identity"]["genome_shape"][0])
+    a = len(attributes)
+    count, total, outer = 0, np.zeros(a), np.zeros((a, a))
+    for entry in manifest["shards"]:
+        _, _, scores, _ = read_shard(stats_dir / entry["file"], num_genes, attributes)
+        x = scores.to(torch.float64).numpy()
+        count += len(x)
+        total += x.sum(0)
+        outer += x.T @ x
+    return correlation_from_moments(count, total, outer, attributes)
+
+
+def real_correlation(data: str | Path, attributes: Sequence[str]) -> pd.DataFrame | None:
+    """Correlation of a dataset's labels for the statistics' attributes (None when it has no labels)."""
+    from classifiers.attributes import normalize_attribute_name
+    from genomekit.data import open_dataset
+
+    dataset = open_dataset(data)
+    if dataset.labels is None:
+        return None
+    columns = {normalize_attribute_name(n): i for i, n in enumerate(dataset.attribute_names)}
+    keep = [
+        (name, columns[normalize_attribute_name(name)])
+        for name in attributes
+        if normalize_attribute_name(name) in columns
+    ]
+    if not keep:
+        return None
+    labels = dataset.labels[:, [i for _, i in keep]].to(torch.float64).numpy()
+    return correlation_from_moments(len(labels), labels.sum(0), labels.T @ labels, [n for n, _ in keep])
+
+
+@torch.no_grad()
+def gene_edit_figure(
+    G,
+    base: torch.Tensor,
+    p_attr: torch.Tensor,
+    scores: torch.Tensor,
+    attribute_index: int,
+    attribute: str,
+    path: Path,
+    num_variants: int = 7,
+) -> tuple[int, int]:
+    """The paper's Figure 2 (right): swap the attribute's top gene through variants ordered by
+    p(a | variant), beside the least important gene swapped through evenly spaced variants.
+
+    Args:
+        G: a Genome generator.
+        base: (G,) the base gene sequence.
+        p_attr: (G, V, A) estimates; scores: (G, A).
+    Returns:
+        (top gene, least important gene).
+    """
+    top = int(scores[:, attribute_index].argmax())
+    low = int(scores[:, attribute_index].argmin())
+    p = torch.nan_to_num(p_attr[top, :, attribute_index], nan=0.5)
+    ranked = torch.argsort(p)  # (V,) least to most likely
+    picks_top = ranked[torch.linspace(0, len(ranked) - 1, num_variants).round().long()]
+    picks_low = torch.linspace(0, p_attr.shape[1] - 1, num_variants).round().long()
+    rows = []
+    for gene, picks in ((top, picks_top), (low, picks_low)):
+        seqs = base.unsqueeze(0).repeat(num_variants, 1)
+        seqs[:, gene] = picks.to(seqs.device)
+        rows.append(G(seqs.to(next(G.parameters()).device)).float().clamp(-1, 1).cpu())
+    fig, axes = plt.subplots(2, num_variants, figsize=(1.6 * num_variants, 3.8))
+    for r, (gene, picks, images) in enumerate(zip((top, low), (picks_top, picks_low), rows, strict=True)):
+        for c in range(num_variants):
+            ax = axes[r, c]
+            ax.imshow(((images[c].permute(1, 2, 0) + 1) / 2).numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            value = p_attr[gene, picks[c], attribute_index].item()
+            ax.set_title(f"v{int(picks[c])}  p={value:.2f}", fontsize=7)
+        axes[r, 0].set_ylabel(f"gene {gene}\n({'top' if r == 0 else 'least'})", fontsize=8)
+    fig.suptitle(f"{attribute}: top gene {top} vs least important gene {low}", fontsize=10)
+    _save(fig, path)
+    return top, low
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    out: Path
+    files: tuple[str, ...]
+
+
+def write_report(
+    stats_dir: str | Path,
+    out: str | Path,
+    *,
+    model: str | Path | None = None,
+    data: str | Path | None = None,
+    edit_attributes: Sequence[str] = (),
+    device: str = "cpu",
+    seed: int = 0,
+    min_count: int = 50,
+) -> ReportResult:
+    """Write the report of a stats directory into ``out`` (see the module docstring for the files).
+
+    Args:
+        stats_dir: a complete stats directory from `genomekit collect-stats`.
+        out: output directory.
+        model: the checkpoint the statistics came from, for gene-edit figures.
+        data: a labelled dataset, for the real-label correlation matrix.
+        edit_attributes: canonical attribute names for gene-edit figures (default: the four whose top
+            gene scores highest).
+        seed: fixes the base sample of the gene-edit figures.
+    """
+    import warnings
+
+    stats_dir, out = Path(stats_dir), Path(out)
+    stats = load_stats(stats_dir)
+    attributes = list(stats.attributes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # under-sampled variants are listed in the page instead
+        p_attr = attribute_given_variant(stats.totals.sums, stats.totals.counts, min_count=0)
+    scores = gene_standard_scores(p_attr)
+    files: list[str] = []
+    out.mkdir(parents=True, exist_ok=True)
+
+    frame = scores_frame(scores, attributes)
+    _write_csv(frame, out / "scores.csv")
+    top = frame[frame["rank"] <= 3]
+    _write_csv(top, out / "top_genes.csv")
+    files += ["scores.csv", "top_genes.csv"]
+    polar_plot(scores, attributes, out / "polar.png")
+    score_heatmap(scores, attributes, out / "heatmap.png")
+    files += ["polar.png", "heatmap.png"]
+
+    corr_gen = generated_correlation(stats_dir, stats.manifest, attributes)
+    _write_csv(corr_gen, out / "correlation_generated.csv", index=True)
+    correlation_heatmap(corr_gen, out / "correlation_generated.png", f"Generated samples (N={stats.samples:,})")
+    files += ["correlation_generated.csv", "correlation_generated.png"]
+    corr_real = real_correlation(data, attributes) if data is not None else None
+    if corr_real is not None:
+        _write_csv(corr_real, out / "correlation_real.csv", index=True)
+        correlation_heatmap(corr_real, out / "correlation_real.png", f"Real labels ({Path(data).name})")
+        files += ["correlation_real.csv", "correlation_real.png"]
+
+    edits: list[tuple[str, str, int, int]] = []
+    if model is not None:
+        from genomekit.training import load_generator
+
+        G = load_generator(model, device)
+        if not edit_attributes:
+            best = scores.max(dim=0).values
+            edit_attributes = [attributes[i] for i in torch.argsort(best, descending=True)[:4].tolist()]
+        base = G.sample_codes(1, torch.Generator().manual_seed(seed))[0].cpu()
+        for name in edit_attributes:
+            index = attributes.index(name)
+            file = f"gene_edit_{name}.png"
+            g_top, g_low = gene_edit_figure(G, base, p_attr, scores, index, name, out / file)
+            edits.append((name, file, g_top, g_low))
+            files.append(file)
+
+    counts = stats.totals.counts
+    low_variants = int((counts < min_count).sum())
+    _write_pages(out, stats_dir, stats, attributes, top, corr_real is not None, edits, low_variants, min_count)
+    files += ["index.md", "index.html"]
+    return ReportResult(out=out, files=tuple(files))
+
+
+def _write_pages(out, stats_dir, stats, attributes, top, has_real, edits, low_variants, min_count) -> None:
+    g, v, d = stats.genome_shape
+    lines = [
+        "# Genome report",
+        "",
+        f"Statistics: `{stats_dir}`: {stats.samples:,} samples, genome {g} genes x {v} variants x {d}, "
+        f"{len(attributes)} attributes. Variants seen fewer than {min_count} times: {low_variants}.",
+        "",
+        "Gene standard score: the mean over a gene's variants of |p(a | variant) - the gene's mean| divided "
+        "by the standard deviation of p(a | variant) over the whole codebook (see `genomekit.stats.scores`).",
+        "",
+        "## Which genes control which attributes",
+        "",
+        "![polar plot](polar.png)",
+        "",
+        "![heatmap](heatmap.png)",
+        "",
+        "## Top genes per attribute",
+        "",
+        "| attribute | gene (score) | 2nd | 3rd |",
+        "|---|---|---|---|",
+    ]
+    for name in attributes:
+        rows = top[top["attribute"] == name].sort_values("rank")
+        cells = [f"{int(r.gene)} ({r.score:.2f})" for r in rows.itertuples()]
+        lines.append(f"| {name} | " + " | ".join(cells + [""] * (3 - len(cells))) + " |")
+    lines += ["", "## Attribute correlations", "", "![generated](correlation_generated.png)", ""]
+    if has_real:
+        lines += ["![real labels](correlation_real.png)", ""]
+    if edits:
+        lines += ["## Gene edits", ""]
+        for name, file, g_top, g_low in edits:
+            lines += [f"**{name}**: gene {g_top} (top) vs gene {g_low} (least important)", "", f"![{name}]({file})", ""]
+    md = "\n".join(lines) + "\n"
+    with atomic_write(out / "index.md", "w") as f:
+        f.write(md)
+    body = []
+    for line in lines:
+        if line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("!["):
+            src = line[line.index("(") + 1 : -1]
+            body.append(f'<p><img src="{html.escape(src)}" style="max-width:100%"></p>')
+        elif line.startswith("|---"):
+            continue
+        elif line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            tag = "th" if cells[0] == "attribute" else "td"
+            body.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
+        elif line:
+            body.append(f"<p>{html.escape(line).replace('**', '')}</p>")
+    page = "\n".join(body)
+    page = page.replace("<tr><th>", "<table border=1 cellpadding=3><tr><th>", 1)
+    last = page.rfind("</tr>")
+    if last >= 0:
+        page = page[: last + 5] + "</table>" + page[last + 5 :]
+    with atomic_write(out / "index.html", "w") as f:
+        f.write(
+            f"<!doctype html><html><head><meta charset='utf-8'><title>Genome report</title></head><body>\n{page}\n</body></html>\n"
+        )
