@@ -64,7 +64,16 @@ def _load_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, 
         if name.startswith(prefix):
             index, key = name[len(prefix) :].split(".", 1)
             state.setdefault(int(index), {})[key] = value
+    # JSON turned Adam's betas tuple into a list; the fused kernel takes a different path for a list.
+    groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in groups]
     opt.load_state_dict({"state": state, "param_groups": groups})
+    # safetensors stores plain contiguous tensors; give each moment its parameter's memory format
+    # (channels-last convolutions), as Adam's own zeros_like would, so a resumed step matches exactly.
+    for group in opt.param_groups:
+        for param in group["params"]:
+            for key, value in opt.state.get(param, {}).items():
+                if value.shape == param.shape:
+                    opt.state[param][key] = torch.empty_like(param).copy_(value)
 
 
 def save_training_checkpoint(path: str | Path, state: TrainingState) -> None:
