@@ -157,3 +157,21 @@ def test_generator_backward_reaches_genome():
     codes = G.sample_codes(4, torch.Generator().manual_seed(0))
     G(codes).square().mean().backward()
     assert G.latent.genes.grad is not None and G.latent.genes.grad.abs().sum() > 0
+
+
+def test_resolutions_up_to_1024():
+    for resolution in (16, 1024):
+        G = Generator(
+            GeneratorConfig(
+                resolution=resolution, num_genes=2, num_variants=4, gene_length=2, channel_base=2048, channel_max=8
+            )
+        )
+        assert G.num_ws == 2 * int(math.log2(resolution)) - 2
+        if resolution == 1024:
+            assert [b.conv1.weight.shape[0] for b in G.synthesis.blocks][-3:] == [8, 4, 2]  # 2048 / res
+            with torch.no_grad():
+                image = G(G.sample_codes(1, torch.Generator().manual_seed(0)))
+            assert image.shape == (1, 3, 1024, 1024) and torch.isfinite(image).all()
+    D = Discriminator(DiscriminatorConfig(resolution=1024, channel_base=2048, channel_max=8))
+    with torch.no_grad():
+        assert D(torch.zeros(2, 3, 1024, 1024)).shape == (2, 1)
