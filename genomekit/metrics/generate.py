@@ -1,0 +1,43 @@
+"""Deterministic streams of codes and images from a generator, shared by probes and metrics.
+
+Codes are drawn in fixed chunks of ``CHUNK_SIZE``: chunk ``c`` comes from a CPU ``torch.Generator``
+seeded by ``SeedSequence(seed, spawn_key=(c,))``, so the i-th code depends on the seed alone, never on
+the batch size, and the first N codes of a longer run equal those of a shorter one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+CHUNK_SIZE = 1024
+
+
+def chunk_generator(seed: int, chunk: int) -> torch.Generator:
+    """CPU generator of chunk ``chunk``, seeded from ``SeedSequence(seed, spawn_key=(chunk,))``."""
+    state = np.random.SeedSequence(seed, spawn_key=(chunk,)).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def sample_codes(generator_model: nn.Module, num: int, seed: int, batch_size: int) -> Iterator[Tensor]:
+    """Yield the first ``num`` codes of the seed's stream in batches of at most ``batch_size``.
+
+    Codes are gene sequences (B, G) int64 for a genome model, z (B, z_dim) for a mapping model, on the
+    model's device.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    for chunk, start in enumerate(range(0, num, CHUNK_SIZE)):
+        codes = generator_model.sample_codes(CHUNK_SIZE, generator=chunk_generator(seed, chunk))
+        codes = codes[: min(CHUNK_SIZE, num - start)]
+        for i in range(0, len(codes), batch_size):
+            yield codes[i : i + batch_size]
+
+
+@torch.inference_mode()
+def generate(generator_model: nn.Module, codes: Tensor) -> Tensor:
+    """Images (B, 3, R, R) in about [-1, 1] for ``codes``, with constant noise (a function of the code)."""
+    return generator_model(codes, noise_mode="const")
