@@ -96,8 +96,14 @@ class ImageDataset(torch.utils.data.Dataset):
             try:
                 with self._open(index) as f, Image.open(f) as img:
                     width, height = img.size
-            except (OSError, UnidentifiedImageError) as error:
+                    channels = 1 if img.mode == "L" else 3
+            except (OSError, UnidentifiedImageError, KeyError, zipfile.BadZipFile) as error:
                 raise DatasetError(f"{self.path}: cannot read image {name}: {error}") from None
+            if channels != self.num_channels:
+                raise DatasetError(
+                    f"{self.path}: {name} has {channels} channel(s), but the dataset's images have "
+                    f"{self.num_channels}; convert all images to RGB (or all to grayscale)"
+                )
             if (width, height) != (self.resolution, self.resolution):
                 raise DatasetError(
                     f"{self.path}: {name} is {width}x{height}, but the dataset's images are "
@@ -131,7 +137,7 @@ class ImageDataset(torch.utils.data.Dataset):
             with self._open(index) as f, Image.open(f) as img:
                 img = img.convert("RGB") if img.mode not in ("RGB", "L") else img
                 array = np.asarray(img, dtype=np.uint8)
-        except (OSError, UnidentifiedImageError, KeyError) as error:
+        except (OSError, UnidentifiedImageError, KeyError, zipfile.BadZipFile) as error:
             raise DatasetError(f"{self.path}: cannot read image {self.names[index]}: {error}") from None
         if array.ndim == 2:
             array = array[:, :, None]
@@ -175,6 +181,12 @@ def _parse_labels(path: Path, meta: bytes, names: list[str]) -> tuple[np.ndarray
     entries = doc.get("labels") if isinstance(doc, dict) else None
     if entries is None:
         return None, []
+    malformed = DatasetError(
+        f"{path}: dataset.json 'labels' must be a list of [image name, label] pairs, "
+        'e.g. [["00000/img00000000.png", [0, 1, ...]], ...]'
+    )
+    if not isinstance(entries, list) or not all(isinstance(e, list | tuple) and len(e) == 2 for e in entries):
+        raise malformed
     table = {str(name): value for name, value in entries}
     missing = [n for n in names if n not in table]
     if missing:
@@ -185,8 +197,16 @@ def _parse_labels(path: Path, meta: bytes, names: list[str]) -> tuple[np.ndarray
     values = [table[n] for n in names]
     if all(isinstance(v, int | float) for v in values):  # StyleGAN class labels
         return np.asarray(values, dtype=np.float32)[:, None], ["class"]
+    if not all(isinstance(v, list) and all(isinstance(x, int | float) for x in v) for v in values):
+        raise malformed
+    lengths = {len(v) for v in values}
+    if len(lengths) != 1:
+        raise DatasetError(
+            f"{path}: dataset.json labels have different lengths {sorted(lengths)}; "
+            "every label must be a list with one value per attribute"
+        )
     labels = np.asarray(values, dtype=np.float32)
-    attribute_names = [str(a) for a in doc.get("attribute_names", [])] or [
+    attribute_names = [str(a) for a in doc.get("attribute_names") or []] or [
         f"attr_{i}" for i in range(labels.shape[1])
     ]
     if labels.ndim != 2 or labels.shape[1] != len(attribute_names):
@@ -197,20 +217,60 @@ def _parse_labels(path: Path, meta: bytes, names: list[str]) -> tuple[np.ndarray
     return labels, attribute_names
 
 
-def open_dataset(path: str | Path) -> ImageDataset:
-    """Open an image folder or zip in the StyleGAN layout.
+def open_dataset(path: str | Path, resolution: int | None = None) -> ImageDataset:
+    """Open an image folder or zip in the StyleGAN layout, or a folder in the CelebA layout.
+
+    A folder holding ``list_attr_celeba.txt`` is read as CelebA (see
+    :func:`genomekit.data.celeba.open_celeba`): images are center-cropped to squares and, with
+    ``resolution``, resized; the labels are the 40 CelebA attributes.
+
+    Args:
+        path: a folder or ``.zip``.
+        resolution: the side the images must have; CelebA images are resized to it, other
+            datasets must already be that size.
 
     Raises:
         DatasetError: missing path, not a folder or zip, no images, unreadable first image,
-            non-square images, or malformed labels.
+            non-square images, malformed labels, or images not of ``resolution``.
     """
     path = Path(path)
     if not path.exists():
-        raise DatasetError(f"dataset not found: {path} (give an image folder or a .zip)")
-    if not path.is_dir() and not zipfile.is_zipfile(path):
+        raise DatasetError(f"dataset not found: {path} (give an image folder, a .zip or a CelebA folder)")
+    if path.is_dir():
+        from genomekit.data.celeba import is_celeba_layout, open_celeba  # celeba imports this module
+
+        if is_celeba_layout(path):
+            return open_celeba(path, resolution)
+    elif not zipfile.is_zipfile(path):
         raise DatasetError(f"{path} is neither a folder nor a zip file of images")
     names, meta = _list_images(path)
     if not names:
-        raise DatasetError(f"{path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        raise DatasetError(
+            f"{path} holds no images ({', '.join(IMAGE_EXTENSIONS)}) and is not a CelebA folder "
+            "(list_attr_celeba.txt with img_align_celeba/)"
+        )
     labels, attribute_names = (None, []) if meta is None else _parse_labels(path, meta, names)
-    return ImageDataset(path, names, labels, attribute_names)
+    dataset = ImageDataset(path, names, labels, attribute_names)
+    if resolution is not None and dataset.resolution != resolution:
+        raise DatasetError(
+            f"{path} holds {dataset.resolution}x{dataset.resolution} images, not {resolution}x{resolution}; "
+            "only CelebA folders are resized on reading"
+        )
+    return dataset
+
+
+def format_info(info: DatasetInfo) -> str:
+    """A readable table of a dataset's size, resolution and label frequencies (attribute order)."""
+    lines = [
+        f"path        {info.path}",
+        f"images      {info.count}",
+        f"resolution  {info.resolution}x{info.resolution}, {info.num_channels} channel(s)",
+        f"attributes  {len(info.attribute_names) or 'none (unlabelled)'}",
+    ]
+    if info.attribute_names:
+        width = max(len("attribute"), *(len(n) for n in info.attribute_names))
+        lines += ["", f"{'attribute':<{width}}  frequency", f"{'-' * width}  ---------"]
+        for name, freq in zip(info.attribute_names, info.label_frequencies, strict=True):
+            bar = "#" * round(freq * 20) if 0 <= freq <= 1 else ""
+            lines.append(f"{name:<{width}}  {freq:9.4f}  {bar}")
+    return "\n".join(lines)

@@ -360,7 +360,7 @@ def train(
         raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
 
     # 1. Data and networks.
-    dataset = open_dataset(config.data)
+    dataset = open_dataset(config.data, resolution=config.generator.resolution)
     _check_dataset(dataset, config, dist_info)
     state = build_state(config, device, dist_info)
     if resume:

@@ -1,0 +1,31 @@
+import os
+import stat
+
+import pytest
+
+from genomekit.fileio import atomic_path, atomic_write, write_json
+
+
+def test_atomic_write_replaces_whole_file_and_sets_normal_permissions(tmp_path):
+    path = tmp_path / "a.txt"
+    with atomic_write(path, "w") as f:
+        f.write("one")
+    assert path.read_text() == "one"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    with pytest.raises(RuntimeError), atomic_write(path, "w") as f:
+        f.write("two, half-written")
+        raise RuntimeError("killed")
+    assert path.read_text() == "one"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]  # no temporary left behind
+
+
+def test_atomic_path_and_json(tmp_path):
+    path = tmp_path / "sub" / "b.bin"
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(b"xyz")
+        assert not path.exists()
+    assert path.read_bytes() == b"xyz"
+    write_json(tmp_path / "c.json", {"k": [1, 2]})
+    assert (tmp_path / "c.json").read_text().startswith("{")
