@@ -33,7 +33,12 @@ def _load_inputs(model: Path, classifiers: str, device: str):
         raise UserError(
             f"{model} has a mapping-network latent and no genes; collect-stats needs a model trained with --latent genome"
         )
-    return generator, load_classifier_set(classifiers, device=device), load_discriminator(model, device=device), model_identity(model)
+    return (
+        generator,
+        load_classifier_set(classifiers, device=device),
+        load_discriminator(model, device=device),
+        model_identity(model),
+    )
 
 
 @contextlib.contextmanager

@@ -1,0 +1,239 @@
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from classifiers import load_classifier_set
+from genomekit.errors import UserError
+from genomekit.stats import store
+from genomekit.stats.collect import CollectConfig, chunk_sequences, collect_stats, finalize_stats
+from genomekit.stats.estimate import attribute_given_variant
+from genomekit.stats.info import describe_stats
+from genomekit.stats.store import load_stats, recompute_sums_from_shards
+from genomekit.training.checkpoint import load_discriminator, load_generator, model_identity
+
+
+def models(artefacts, model="model", classifiers="classifiers"):
+    return dict(
+        generator=load_generator(artefacts[model]),
+        classifiers=load_classifier_set(artefacts[classifiers]),
+        discriminator=load_discriminator(artefacts[model]),
+        model_identity=model_identity(artefacts[model]),
+    )
+
+
+@pytest.fixture(scope="module")
+def loaded(artefacts):
+    return models(artefacts)
+
+
+def config(out, **kw):
+    base = dict(out=out, samples=600, batch_size=64, chunk_size=128, seed=7)
+    base.update(kw)
+    return CollectConfig(**base)
+
+
+def run(out, loaded, **kw):
+    stop = kw.pop("stop", None)
+    rank, world = kw.pop("rank", 0), kw.pop("world_size", 1)
+    return collect_stats(config(out, **kw), **loaded, rank=rank, world_size=world, stop=stop, progress=False)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, loaded):
+    """An uninterrupted single-process run: 600 samples in chunks of 128."""
+    out = tmp_path_factory.mktemp("reference") / "stats"
+    result = run(out, loaded)
+    return out, result
+
+
+class Tripwire(torch.nn.Module):
+    """Wraps the classifier set: after ``calls`` forward calls, set ``stop`` or raise KeyboardInterrupt."""
+
+    def __init__(self, inner, calls, stop=None):
+        super().__init__()
+        self.inner, self.calls, self.stop = inner, calls, stop
+        self.attribute_names, self.identity = inner.attribute_names, inner.identity
+
+    def forward(self, images):
+        self.calls -= 1
+        if self.calls == 0:
+            if self.stop is None:
+                raise KeyboardInterrupt
+            self.stop.set()
+        return self.inner(images)
+
+
+def test_accumulated_sums_match_a_pandas_groupby_of_the_shards(reference):
+    out, result = reference
+    assert result.complete and result.samples_done == 600 and result.samples_generated == 600
+    frame = pd.concat([pd.read_parquet(p) for p in sorted((out / "shards").glob("*.parquet"))], ignore_index=True)
+    assert frame["sample_id"].tolist() == list(range(600))
+    stats = load_stats(out)
+    attributes = list(stats.attributes)
+    num_genes, num_variants, _ = stats.genome_shape
+    for i in range(num_genes):
+        grouped = frame.groupby(f"gene_{i:03d}")
+        counts = grouped.size().reindex(range(num_variants), fill_value=0).to_numpy()
+        np.testing.assert_array_equal(stats.totals.counts[i].numpy(), counts)
+        sums = grouped[attributes].sum().reindex(range(num_variants), fill_value=0).to_numpy(np.float64)
+        np.testing.assert_allclose(stats.totals.sums[i].numpy(), sums, rtol=1e-6)
+        realness = grouped["realness"].sum().reindex(range(num_variants), fill_value=0).to_numpy(np.float64)
+        np.testing.assert_allclose(stats.totals.realness_sums[i].numpy(), realness, rtol=1e-5, atol=1e-5)
+        means = grouped[attributes].mean().reindex(range(num_variants)).to_numpy(np.float64)
+        p = attribute_given_variant(stats.totals.sums, stats.totals.counts, min_count=0)[i].numpy()
+        np.testing.assert_allclose(p, means, rtol=1e-6)
+    # The Parquet shards alone give the accumulated sums bit for bit.
+    assert recompute_sums_from_shards(out).equal(stats.totals)
+    assert result.totals.equal(stats.totals)
+
+
+def test_manifest_lists_shards_with_rows_and_checksums(reference):
+    out, _ = reference
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert [e["rows"] for e in manifest["shards"]] == [128, 128, 128, 128, 88]
+    for entry in manifest["shards"]:
+        assert entry["sha256"] == store.file_sha256(out / entry["file"])
+    assert manifest["identity"]["genome_shape"] == [4, 8, 4] and manifest["identity"]["chunk_size"] == 128
+    assert manifest["runs"][0]["samples_per_s"] > 0
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_rows_do_not_depend_on_the_batch_size(reference, tmp_path, loaded):
+    out, _ = reference
+    run(tmp_path / "b", loaded, batch_size=30)  # rounded up to 32, a multiple of the D group
+    for part in ("part-00000.parquet", "part-00004.parquet"):
+        a, b = pd.read_parquet(out / "shards" / part), pd.read_parquet(tmp_path / "b" / "shards" / part)
+        genes = [c for c in a.columns if c.startswith("gene_")]
+        assert a[["sample_id", *genes]].equals(b[["sample_id", *genes]])
+        np.testing.assert_allclose(a.drop(columns=genes).to_numpy(), b.drop(columns=genes).to_numpy(), atol=1e-5)
+
+
+def test_chunk_sequences_are_a_prefix_and_depend_only_on_seed_and_chunk(loaded):
+    genome = loaded["generator"].latent
+    full = chunk_sequences(genome, 7, 3, 128, 128)
+    assert torch.equal(chunk_sequences(genome, 7, 3, 128, 50), full[:50])
+    assert not torch.equal(chunk_sequences(genome, 7, 2, 128, 128), full)
+    assert not torch.equal(chunk_sequences(genome, 8, 3, 128, 128), full)
+
+
+def test_stop_request_then_resume_gives_identical_sums(reference, tmp_path, loaded):
+    stop = threading.Event()
+    tripped = dict(loaded, classifiers=Tripwire(loaded["classifiers"], calls=3, stop=stop))  # during chunk 1
+    out = tmp_path / "stats"
+    result = collect_stats(config(out), **tripped, stop=stop, progress=False)
+    assert result.interrupted and not result.complete and result.samples_done == 256
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "running" and len(manifest["shards"]) == 2
+    info = describe_stats(out)
+    assert "running (rerun the same collect-stats command to finish)" in info and "256 of 600" in info
+    with pytest.raises(UserError, match="incomplete"):
+        load_stats(out)
+    resumed = run(out, loaded)
+    assert resumed.complete and resumed.samples_generated == 600 - 256
+    assert load_stats(out).totals.equal(load_stats(reference[0]).totals)
+
+
+def test_keyboard_interrupt_mid_chunk_leaves_a_consistent_directory(reference, tmp_path, loaded):
+    tripped = dict(loaded, classifiers=Tripwire(loaded["classifiers"], calls=6))  # raises inside chunk 2
+    out = tmp_path / "stats"
+    with pytest.raises(KeyboardInterrupt):
+        collect_stats(config(out), **tripped, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [e["chunk"] for e in manifest["shards"]] == [0, 1]
+    assert manifest["runs"][-1]["interrupted"] is True
+    assert not (out / "sums.safetensors").exists() and not list(out.rglob("*.tmp"))
+    run(out, loaded)
+    assert load_stats(out).totals.equal(load_stats(reference[0]).totals)
+
+
+def test_corrupt_and_truncated_shards_are_redone(reference, tmp_path, loaded, caplog):
+    import shutil
+
+    out = tmp_path / "stats"
+    shutil.copytree(reference[0], out)
+    good = (out / "shards/part-00001.parquet").read_bytes()
+    data = bytearray(good)
+    data[100] ^= 0xFF
+    (out / "shards/part-00001.parquet").write_bytes(bytes(data))
+    (out / "shards/part-00003.parquet").write_bytes((out / "shards/part-00003.parquet").read_bytes()[:500])
+    with caplog.at_level("WARNING"):
+        result = run(out, loaded)
+    assert "part-00001.parquet is corrupt" in caplog.text and "part-00003.parquet is truncated" in caplog.text
+    assert result.samples_generated == 256
+    assert (out / "shards/part-00001.parquet").read_bytes() == good
+    assert load_stats(out).totals.equal(load_stats(reference[0]).totals)
+
+
+def test_ranks_split_chunks_and_merge_to_the_single_process_result(reference, tmp_path, loaded):
+    out = tmp_path / "stats"
+    first = run(out, loaded, rank=0, world_size=2)
+    second = run(out, loaded, rank=1, world_size=2)
+    assert not first.complete and first.samples_done == 128 * 2 + 88 and second.samples_done == 128 * 2
+    assert (out / "manifest.rank-00001.json").exists()
+    with pytest.raises(UserError, match="2 chunks .* are missing"):  # rank 1's chunks are unknown without its file
+        _finalize_without(out, "manifest.rank-00001.json")
+    totals = finalize_stats(out)
+    assert totals.equal(load_stats(reference[0]).totals)
+    assert not (out / "manifest.rank-00001.json").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["shards"]) == 5 and len(manifest["runs"]) == 2
+
+
+def _finalize_without(out, fragment):
+    import shutil
+
+    copy = out.parent / "partial"
+    shutil.copytree(out, copy)
+    (copy / fragment).unlink()
+    finalize_stats(copy)
+
+
+def test_more_samples_extend_a_finished_directory(reference, tmp_path, loaded):
+    import shutil
+
+    out = tmp_path / "stats"
+    shutil.copytree(reference[0], out)
+    result = run(out, loaded, samples=700)
+    assert result.samples_generated == 700 - 512  # chunk 4 grows from 88 to 128 rows, chunk 5 is new
+    direct = run(tmp_path / "direct", loaded, samples=700)
+    assert load_stats(out).totals.equal(direct.totals)
+    with pytest.raises(UserError, match="--samples 700 or more"):
+        run(out, loaded, samples=600)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (dict(model="other_model"), "model: stored"),
+        (dict(model="other_shape"), "genome shape"),
+        (dict(classifiers="other_classifiers"), "classifier set: stored"),
+        (dict(seed=8), "seed: stored 7, requested 8"),
+        (dict(chunk_size=64), "chunk size"),
+    ],
+)
+def test_resuming_with_another_run_identity_is_refused(reference, tmp_path, artefacts, change, message):
+    import shutil
+
+    out = tmp_path / "stats"
+    shutil.copytree(reference[0], out)
+    names = {k: change.pop(k) for k in ("model", "classifiers") if k in change}
+    with pytest.raises(UserError, match=message):
+        collect_stats(config(out, **change), **models(artefacts, **names), progress=False)
+
+
+def test_mapping_models_and_bad_directories_are_refused(tmp_path, artefacts, loaded):
+    with pytest.raises(UserError, match="no genes"):
+        collect_stats(config(tmp_path / "m"), **models(artefacts, model="mapping"), progress=False)
+    with pytest.raises(UserError, match="--resume given"):
+        collect_stats(config(tmp_path / "new", resume=True), **loaded, progress=False)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("x")
+    with pytest.raises(UserError, match="non-empty directory"):
+        collect_stats(config(tmp_path / "busy"), **loaded, progress=False)
+    with pytest.raises(UserError, match="--samples must be at least 1"):
+        config(tmp_path / "x", samples=0)
