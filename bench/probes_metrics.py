@@ -7,9 +7,6 @@ are untrained (timing does not depend on the weights) at the sizes of a small CP
 
     .venv/bin/python -m bench.probes_metrics [--samples 5000] [--attributes 17] [--inception-images 16]
         [--resolution 32] [--threads N] [--markdown]
-
-Run it as a module from the repository root: as a script, ``bench/classifiers.py`` would shadow the
-``classifiers`` package.
 """
 
 from __future__ import annotations

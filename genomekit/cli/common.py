@@ -11,9 +11,7 @@ import typer
 
 from genomekit.errors import UserError
 
-Device = Annotated[
-    str, typer.Option(help="Torch device: 'cpu', 'cuda', 'cuda:1' or 'auto' (CUDA when present).")
-]
+Device = Annotated[str, typer.Option(help="Torch device: 'cpu', 'cuda', 'cuda:1' or 'auto' (CUDA when present).")]
 Seed = Annotated[int, typer.Option(help="Random seed; the same seed gives the same result.")]
 
 

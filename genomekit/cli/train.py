@@ -26,24 +26,16 @@ def train_command(
     resolution: Annotated[int, typer.Option(help="Image resolution; must equal the dataset's.")] = 64,
     batch: Annotated[int, typer.Option(help="Global batch size (split across processes).")] = 32,
     kimg: Annotated[float, typer.Option(help="Train until D has seen this many thousand real images.")] = 200,
-    snap: Annotated[
-        float, typer.Option(help="Checkpoint, sample grid and metrics every this many kimg.")
-    ] = 10,
+    snap: Annotated[float, typer.Option(help="Checkpoint, sample grid and metrics every this many kimg.")] = 10,
     channel_base: Annotated[int, typer.Option(help="Feature maps = channel_base / resolution ...")] = 2048,
     channel_max: Annotated[int, typer.Option(help="... capped at channel_max.")] = 128,
     mapping_layers: Annotated[int, typer.Option(help="Mapping-network depth (baseline only).")] = 8,
     g_lr: Annotated[float, typer.Option(help="Generator learning rate.")] = 0.002,
     d_lr: Annotated[float, typer.Option(help="Discriminator learning rate.")] = 0.002,
-    r1_gamma: Annotated[
-        float | None, typer.Option(help="R1 weight (default: 0.0002 * res^2 / batch).")
-    ] = None,
+    r1_gamma: Annotated[float | None, typer.Option(help="R1 weight (default: 0.0002 * res^2 / batch).")] = None,
     pl_weight: Annotated[float, typer.Option(help="Path-length regularisation weight (0 = off).")] = 0.0,
-    style_mixing: Annotated[
-        float, typer.Option(help="Probability of mixing two codes at a random layer.")
-    ] = 0.9,
-    augment: Annotated[
-        str, typer.Option(help="Differentiable augmentation, e.g. 'color,translation,cutout'.")
-    ] = "",
+    style_mixing: Annotated[float, typer.Option(help="Probability of mixing two codes at a random layer.")] = 0.9,
+    augment: Annotated[str, typer.Option(help="Differentiable augmentation, e.g. 'color,translation,cutout'.")] = "",
     noise: Annotated[bool, typer.Option(help="Per-pixel noise inputs in the generator.")] = True,
     seed: Seed = 0,
     device: Device = "auto",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class ImageDataset(torch.utils.data.Dataset):
         self.labels = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.float32))
         self.attribute_names = tuple(attribute_names)
         self._zip: zipfile.ZipFile | None = None
+        self._zip_pid = -1
         first = self._read(0)
         if first.shape[1] != first.shape[2]:
             raise DatasetError(f"{self.path}: images must be square, {self.names[0]} is {_size(first)}")
@@ -128,8 +130,11 @@ class ImageDataset(torch.utils.data.Dataset):
         name = self.names[index]
         if self.path.is_dir():
             return io.BytesIO((self.path / name).read_bytes())
-        if self._zip is None:  # opened lazily so that each DataLoader worker has its own handle
+        # One handle per process: a handle inherited through fork shares its file offset with the
+        # parent's, and concurrent reads then fail with "Bad CRC-32" in DataLoader workers.
+        if self._zip is None or self._zip_pid != os.getpid():
             self._zip = zipfile.ZipFile(self.path)
+            self._zip_pid = os.getpid()
         return io.BytesIO(self._zip.read(name))
 
     def _read(self, index: int) -> torch.Tensor:
@@ -253,8 +258,9 @@ def open_dataset(path: str | Path, resolution: int | None = None) -> ImageDatase
     dataset = ImageDataset(path, names, labels, attribute_names)
     if resolution is not None and dataset.resolution != resolution:
         raise DatasetError(
-            f"{path} holds {dataset.resolution}x{dataset.resolution} images, not {resolution}x{resolution}; "
-            "only CelebA folders are resized on reading"
+            f"{path} holds {dataset.resolution}x{dataset.resolution} images but {resolution}x{resolution} were "
+            f"asked for (--resolution {resolution}); use --resolution {dataset.resolution} or rebuild the dataset "
+            "at that size (only CelebA folders are resized on reading)"
         )
     return dataset
 

@@ -79,6 +79,20 @@ def test_zip_dataset_survives_pickling(tmp_path, labelled_folder):
     np.testing.assert_array_equal(clone[3].permute(1, 2, 0).numpy(), images[3])
 
 
+def test_zip_reads_in_forked_dataloader_workers(tmp_path):
+    """Forked workers must not share the parent's zip handle (shared offsets corrupt reads)."""
+    images = random_images(64, size=16, seed=3)
+    root = tmp_path / "many"
+    write_folder(root, images)
+    dataset = open_dataset(folder_to_zip(root, tmp_path / "many.zip"))
+    dataset[0]  # the parent has an open handle before the workers fork
+    context = torch.multiprocessing.get_context("fork")
+    loader = torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=2, multiprocessing_context=context)
+    got = torch.cat(list(loader))
+    expected = torch.stack([torch.from_numpy(a).permute(2, 0, 1) for a in images])
+    assert torch.equal(got, expected)
+
+
 def test_unlabelled_folder(tmp_path):
     write_folder(tmp_path, random_images(3))
     dataset = open_dataset(tmp_path)
@@ -207,7 +221,7 @@ def test_missing_path_empty_folder_and_non_zip(tmp_path):
 def test_resolution_must_match_for_non_celeba(tmp_path):
     write_folder(tmp_path, random_images(2))
     assert open_dataset(tmp_path, resolution=8).resolution == 8
-    with pytest.raises(DatasetError, match="8x8 images, not 16x16"):
+    with pytest.raises(DatasetError, match=r"8x8 images but 16x16 were asked for \(--resolution 16\)"):
         open_dataset(tmp_path, resolution=16)
 
 

@@ -168,7 +168,7 @@ def test_cli_trains_and_resumes(tiny_dataset, tmp_path):
         ("missing", "dataset not found"),
         ("unreadable", "cannot read image"),
         ("mixed", "all images must have the same size"),
-        ("wrong_resolution", "--resolution is 16"),
+        ("wrong_resolution", "were asked for (--resolution 16)"),
         ("empty", "holds no images"),
     ],
 )
