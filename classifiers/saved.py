@@ -35,17 +35,19 @@ METRICS_FILE = "metrics.csv"
 FORMAT_NAME = "genomekit-classifier-set"
 FORMAT_VERSION = 1
 DEFAULT_NAME = "default"
+# Names that stand for a classifier set shipped in genomekit/assets/classifiers/.
+SHIPPED_SETS = {DEFAULT_NAME: "synth_faces", "default-32": "synth_faces_32"}
 
 
 class ClassifierLoadError(UserError):
     """A classifier set that is missing, incomplete or corrupt."""
 
 
-def default_classifier_path() -> Path:
-    """Where the classifier set shipped for the bundled synthetic faces lives (may not exist yet)."""
+def default_classifier_path(name: str = DEFAULT_NAME) -> Path:
+    """Where a shipped classifier set lives: "default" (64-px input) or "default-32" (32-px faces)."""
     import genomekit
 
-    return Path(genomekit.__file__).resolve().parent / "assets" / "classifiers" / "synth_faces"
+    return Path(genomekit.__file__).resolve().parent / "assets" / "classifiers" / SHIPPED_SETS[name]
 
 
 def _builders() -> dict[str, Any]:
@@ -121,8 +123,8 @@ def _read_config(config_path: Path) -> dict[str, Any]:
 
 
 def _resolve_directory(path: str | Path) -> Path:
-    if str(path) == DEFAULT_NAME:
-        directory = default_classifier_path()
+    if str(path) in SHIPPED_SETS:
+        directory = default_classifier_path(str(path))
         if not (directory / CONFIG_FILE).is_file():
             raise ClassifierLoadError(
                 f"no default classifier set is shipped with this genomekit install (looked in {directory}); "

@@ -21,7 +21,7 @@ ClassifierDir = Annotated[
     str,
     typer.Argument(
         help="Classifier set directory (classifier.json + classifier.safetensors, or StyleGAN "
-        "celebahq-classifier-NN-*.pt files), or 'default'."
+        "celebahq-classifier-NN-*.pt files), or 'default' / 'default-32'."
     ),
 ]
 BatchSize = Annotated[int, typer.Option(help="Images per scoring batch.")]

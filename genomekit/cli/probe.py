@@ -14,7 +14,7 @@ from genomekit.cli.common import Device, Seed, command, resolve_device, setup_lo
 @command(app, "probe")
 def probe_command(
     classifiers: Annotated[
-        str, typer.Option(help="Classifier set directory (labels the generated images), or 'default'.")
+        str, typer.Option(help="Classifier set directory (labels the generated images), or 'default' / 'default-32'.")
     ],
     genome: Annotated[Path | None, typer.Option(help="Checkpoint of a model trained with --latent genome.")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Checkpoint of a model trained with --latent mapping.")] = None,

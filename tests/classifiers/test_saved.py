@@ -85,3 +85,10 @@ def test_default_set():
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 40)
     weights = default_classifier_path() / "classifier.safetensors"
     assert weights.stat().st_size < 5 * 2**20
+
+
+def test_shipped_sets_are_named_by_input_resolution():
+    assert load_classifier_set("default").resolution == 64
+    small = load_classifier_set("default-32")
+    assert small.resolution == 32 and small.attribute_names == load_classifier_set("default").attribute_names
+    assert (default_classifier_path("default-32") / "classifier.safetensors").stat().st_size < 5 * 2**20
