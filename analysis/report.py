@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 from genomekit.fileio import atomic_path, atomic_write  # noqa: E402
 from genomekit.stats import attribute_given_variant, load_stats, read_shard  # noqa: E402
-from genomekit.stats.scores import gene_standard_scores, scores_frame  # noqa: E402
+from genomekit.stats.scores import gene_standard_scores, noise_floor, scores_frame  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +53,14 @@ def attribute_colors(count: int) -> list:
     return [palette[i % len(palette)] for i in range(count)]
 
 
-def polar_plot(scores: torch.Tensor, attributes: Sequence[str], path: Path, title: str = "") -> None:
+def polar_plot(
+    scores: torch.Tensor, attributes: Sequence[str], path: Path, title: str = "", floor: float | None = None
+) -> None:
     """Genes around the circle, one closed line per attribute at radius = score; labels at top genes.
 
     Args:
         scores: (G, A) gene standard scores.
+        floor: drawn as a dashed ring: the score a gene without effect gets from sampling noise.
     """
     num_genes, num_attributes = scores.shape
     s = scores.numpy()
@@ -78,6 +81,10 @@ def polar_plot(scores: torch.Tensor, attributes: Sequence[str], path: Path, titl
             color=colors[a],
             ha="center",
         )
+    if floor is not None:
+        ring = np.linspace(0, 2 * np.pi, 200)
+        ax.plot(ring, np.full_like(ring, floor), "k--", lw=1, label=f"noise floor {floor:.2f}")
+        ax.legend(loc="lower left", bbox_to_anchor=(-0.05, -0.05), fontsize=8)
     step = max(1, num_genes // 32)
     ax.set_xticks(angles[::step])
     ax.set_xticklabels([str(g) for g in range(0, num_genes, step)], fontsize=7)
@@ -130,8 +137,9 @@ def correlation_from_moments(count: int, total: np.ndarray, outer: np.ndarray, n
     return pd.DataFrame(corr, index=list(names), columns=list(names))
 
 
-def generated_correlation(stats_dir: Path, manifest: dict, attributes: Sequence[str]) -> pd.DataFrame:
-    """Correlation of the classifier outputs over all collected samples, streamed shard by shard."""
+def score_moments(stats_dir: Path, manifest: dict, attributes: Sequence[str]) -> tuple[int, np.ndarray, np.ndarray]:
+    """Count, sum (A,) and sum of outer products (A, A) of the per-sample classifier outputs, streamed
+    shard by shard (memory holds one shard)."""
     num_genes = int(manifest["identity"]["genome_shape"][0])
     a = len(attributes)
     count, total, outer = 0, np.zeros(a), np.zeros((a, a))
@@ -141,7 +149,7 @@ def generated_correlation(stats_dir: Path, manifest: dict, attributes: Sequence[
         count += len(x)
         total += x.sum(0)
         outer += x.T @ x
-    return correlation_from_moments(count, total, outer, attributes)
+    return count, total, outer
 
 
 def real_correlation(data: str | Path, attributes: Sequence[str]) -> pd.DataFrame | None:
@@ -248,19 +256,23 @@ def write_report(
         warnings.simplefilter("ignore")  # under-sampled variants are listed in the page instead
         p_attr = attribute_given_variant(stats.totals.sums, stats.totals.counts, min_count=0)
     scores = gene_standard_scores(p_attr)
+    count, total, outer = score_moments(stats_dir, stats.manifest, attributes)
+    variance = torch.from_numpy(np.clip(outer.diagonal() / count - (total / count) ** 2, 0, None))  # (A,)
+    floors = noise_floor(p_attr, stats.totals.counts, variance)  # (A,)
     files: list[str] = []
     out.mkdir(parents=True, exist_ok=True)
 
     frame = scores_frame(scores, attributes)
+    frame["noise_floor"] = frame["attribute"].map(dict(zip(attributes, floors.tolist(), strict=True)))
     _write_csv(frame, out / "scores.csv")
     top = frame[frame["rank"] <= 3]
     _write_csv(top, out / "top_genes.csv")
     files += ["scores.csv", "top_genes.csv"]
-    polar_plot(scores, attributes, out / "polar.png")
+    polar_plot(scores, attributes, out / "polar.png", floor=float(floors.max()))
     score_heatmap(scores, attributes, out / "heatmap.png")
     files += ["polar.png", "heatmap.png"]
 
-    corr_gen = generated_correlation(stats_dir, stats.manifest, attributes)
+    corr_gen = correlation_from_moments(count, total, outer, attributes)
     _write_csv(corr_gen, out / "correlation_generated.csv", index=True)
     correlation_heatmap(corr_gen, out / "correlation_generated.png", f"Generated samples (N={stats.samples:,})")
     files += ["correlation_generated.csv", "correlation_generated.png"]
@@ -312,13 +324,18 @@ def _write_pages(out, stats_dir, stats, attributes, top, has_real, edits, low_va
         "",
         "## Top genes per attribute",
         "",
-        "| attribute | gene (score) | 2nd | 3rd |",
-        "|---|---|---|---|",
+        "The noise floor is the score a gene without effect gets from sampling noise alone at this sample "
+        "count (`genomekit.stats.scores.noise_floor`); a top gene near its floor is not distinguishable "
+        "from noise: collect more samples.",
+        "",
+        "| attribute | noise floor | gene (score) | 2nd | 3rd |",
+        "|---|---|---|---|---|",
     ]
     for name in attributes:
         rows = top[top["attribute"] == name].sort_values("rank")
         cells = [f"{int(r.gene)} ({r.score:.2f})" for r in rows.itertuples()]
-        lines.append(f"| {name} | " + " | ".join(cells + [""] * (3 - len(cells))) + " |")
+        floor = rows["noise_floor"].iloc[0] if len(rows) else float("nan")
+        lines.append(f"| {name} | {floor:.2f} | " + " | ".join(cells + [""] * (3 - len(cells))) + " |")
     lines += ["", "## Attribute correlations", "", "![generated](correlation_generated.png)", ""]
     if has_real:
         lines += ["![real labels](correlation_real.png)", ""]

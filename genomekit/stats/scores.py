@@ -17,6 +17,7 @@ Variants never seen (NaN estimates) are left out of means and deviations.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -54,6 +55,32 @@ def gene_standard_scores(p_attr: Tensor, scale: str = "codebook") -> Tensor:
         sigma = sigma.expand_as(mu)
     mean_abs = deviation.sum(dim=1) / n  # (G, A)
     return torch.where(sigma > 0, mean_abs / sigma.clamp(min=1e-300), 0.0)
+
+
+def noise_floor(p_attr: Tensor, counts: Tensor, sample_variance: Tensor) -> Tensor:
+    """The score a gene with no effect on an attribute gets from Monte-Carlo noise alone (scale "codebook").
+
+    Each estimate ``p(a | k_i = j)`` averages ``counts[i, j]`` samples, so it carries a standard error
+    ``sqrt(var_a / counts[i, j])``; a gene whose variants differ only by that error scores about
+    ``sqrt(2 / pi) * mean_ij(standard error) / sigma[a]``. Genes far above the floor move the attribute;
+    genes near it are indistinguishable from noise at this sample count.
+
+    Args:
+        p_attr: (G, V, A) estimates (NaN where never seen), as given to ``gene_standard_scores``.
+        counts: (G, V) samples per variant.
+        sample_variance: (A,) variance of the per-sample classifier outputs.
+    Returns:
+        (A,) float64 expected noise-only score per attribute.
+    """
+    p = p_attr.to(torch.float64)
+    seen = ~torch.isnan(p)  # (G, V, A)
+    total = seen.sum(dim=(0, 1)).clamp(min=1)  # (A,)
+    grand = torch.where(seen, p, 0.0).sum(dim=(0, 1)) / total
+    sigma = (torch.where(seen, (p - grand) ** 2, 0.0).sum(dim=(0, 1)) / total).sqrt()  # (A,)
+    inv_n = 1.0 / counts.to(torch.float64).clamp(min=1)  # (G, V)
+    se = (sample_variance.to(torch.float64).clamp(min=0) * inv_n.unsqueeze(-1)).sqrt()  # (G, V, A)
+    mean_se = torch.where(seen, se, 0.0).sum(dim=(0, 1)) / total  # (A,)
+    return torch.where(sigma > 0, math.sqrt(2 / math.pi) * mean_se / sigma.clamp(min=1e-300), 0.0)
 
 
 def scores_frame(scores: Tensor, attributes: Sequence[str]) -> pd.DataFrame:

@@ -79,6 +79,7 @@ def test_report(world, tmp_path):
     ]:
         assert (out / name).is_file(), name
     scores = pd.read_csv(out / "scores.csv")
+    assert (scores["noise_floor"] > 0).all()
     assert len(scores) == 4 * 3 and set(scores["attribute"]) == {"Smiling", "Eyeglasses", "Male"}
     assert "polar.png" in (out / "index.html").read_text()
     assert Image.open(out / "polar.png").size[0] > 500

@@ -88,3 +88,20 @@ def test_scores_frame_is_tidy_and_ranked():
         scores.numpy(), columns=pd.Index(["x", "y", "z"], name="attribute"), index=pd.Index(range(12), name="gene")
     )
     pd.testing.assert_frame_equal(pivot, expected)
+
+
+def test_noise_floor_predicts_the_score_of_genes_without_effect():
+    """Estimates from Bernoulli samples where no gene matters: every score sits at the noise floor."""
+    from genomekit.stats.scores import noise_floor
+
+    rng = np.random.default_rng(0)
+    G, V, n, rate = 16, 32, 200, 0.3
+    counts = torch.full((G, V), n)
+    hits = rng.binomial(n, rate, size=(G, V, 1))
+    p = torch.tensor(hits / n)
+    floor = noise_floor(p, counts, torch.tensor([rate * (1 - rate)]))
+    scores = gene_standard_scores(p)[:, 0]
+    assert abs(scores.mean().item() - floor.item()) < 0.05 * floor.item()
+    # a planted gene stands far above it
+    p[3, :, 0] = torch.tensor(np.where(np.arange(V) % 2 == 0, 0.1, 0.5))
+    assert gene_standard_scores(p)[3, 0] > 3 * noise_floor(p, counts, torch.tensor([rate * (1 - rate)]))[0]
