@@ -63,7 +63,9 @@ def noise_floor(p_attr: Tensor, counts: Tensor, sample_variance: Tensor) -> Tens
     Each estimate ``p(a | k_i = j)`` averages ``counts[i, j]`` samples, so it carries a standard error
     ``sqrt(var_a / counts[i, j])``; a gene whose variants differ only by that error scores about
     ``sqrt(2 / pi) * mean_ij(standard error) / sigma[a]``. Genes far above the floor move the attribute;
-    genes near it are indistinguishable from noise at this sample count.
+    genes near it are indistinguishable from noise at this sample count. The estimate assumes the
+    per-variant means are Gaussian (central limit); with few samples per variant and a rare attribute
+    their distribution is skewed and the floor is an overestimate.
 
     Args:
         p_attr: (G, V, A) estimates (NaN where never seen), as given to ``gene_standard_scores``.
