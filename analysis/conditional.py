@@ -103,9 +103,9 @@ def classify(classifiers, images: Tensor, batch_size: int = 128) -> tuple[Tensor
     device = next(classifiers.parameters()).device
     probs, feats = [], []
     for i in range(0, len(images), batch_size):
-        x = images[i : i + batch_size].to(device)
-        probs.append(classifiers(x).float().cpu())
-        feats.append(classifiers.features(x).float().cpu())
+        p, f = classifiers.probabilities_and_features(images[i : i + batch_size].to(device))
+        probs.append(p.cpu())
+        feats.append(f.cpu())
     return torch.cat(probs), torch.cat(feats)
 
 

@@ -146,6 +146,11 @@ class ClassifierSet(nn.Module):
         """Logits (B, A) of images (B, 3, H, H) in [-1, 1]; p = sigmoid(logit)."""
         return self._logits_from_features(self._features(self.prepare(images))).float()
 
+    def probabilities_and_features(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Probabilities (B, A) and penultimate features (B, F) from one pass through the backbone."""
+        features = self._features(self.prepare(images))
+        return self._probabilities_from_logits(self._logits_from_features(features).float()), features.float()
+
     def forward(self, images: Tensor) -> Tensor:
         """Probabilities (B, A) float32 that each attribute is present, for images (B, 3, H, H) in [-1, 1]."""
         return self._probabilities_from_logits(self.logits(images))

@@ -92,3 +92,12 @@ def test_shipped_sets_are_named_by_input_resolution():
     small = load_classifier_set("default-32")
     assert small.resolution == 32 and small.attribute_names == load_classifier_set("default").attribute_names
     assert (default_classifier_path("default-32") / "classifier.safetensors").stat().st_size < 5 * 2**20
+
+
+def test_probabilities_and_features_in_one_pass_match_separate_calls():
+    model = load_classifier_set("default-32")
+    images = torch.rand(3, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        probs, feats = model.probabilities_and_features(images)
+        assert torch.allclose(probs, model(images), atol=1e-6)
+        assert torch.allclose(feats, model.features(images), atol=1e-6)
