@@ -133,7 +133,9 @@ def _resolve_directory(path: str | Path) -> Path:
         return directory
     directory = Path(path).expanduser()
     if not directory.exists():
-        raise ClassifierLoadError(f"classifier set not found: {directory} (give a directory, 'default' or 'default-32')")
+        raise ClassifierLoadError(
+            f"classifier set not found: {directory} (give a directory, 'default' or 'default-32')"
+        )
     if directory.is_file():
         if directory.name in (WEIGHTS_FILE, CONFIG_FILE):
             return directory.parent

@@ -12,7 +12,9 @@ from genomekit.cli.common import Device, Seed, command, resolve_device, setup_lo
 
 Model = Annotated[Path, typer.Option(help="Genome checkpoint (training or inference).")]
 StatsDir = Annotated[Path, typer.Option("--stats", help="Stats directory from `genomekit collect-stats`.")]
-Classifiers = Annotated[str, typer.Option(help="Classifier set directory, or a shipped set: 'default' (64 px), 'default-32'.")]
+Classifiers = Annotated[
+    str, typer.Option(help="Classifier set directory, or a shipped set: 'default' (64 px), 'default-32'.")
+]
 AllowOther = Annotated[
     bool, typer.Option(help="Accept statistics collected from another model of the same genome shape.")
 ]

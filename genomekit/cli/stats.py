@@ -64,7 +64,9 @@ def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
 @command(app, "collect-stats")
 def collect_stats_command(
     model: Annotated[Path, typer.Option(help="Genome GAN checkpoint (training or inference).")],
-    classifiers: Annotated[str, typer.Option(help="Classifier set directory, or a shipped set: 'default' (64 px), 'default-32'.")],
+    classifiers: Annotated[
+        str, typer.Option(help="Classifier set directory, or a shipped set: 'default' (64 px), 'default-32'.")
+    ],
     out: Annotated[Path, typer.Option(help="Stats directory to create or resume.")],
     samples: Annotated[int, typer.Option(help="Gene sequences to sample in total.")] = 500_000,
     batch: Annotated[int, typer.Option(help="Images per forward pass; does not change the result.")] = 256,
