@@ -401,23 +401,26 @@ def prune(
     fd_before = fd_after = None
     measure = data is not None and classifiers_path is not None
     if measure:
-        fd_before = _fd_to_data(analysis.G, data, classifiers_path, num_samples, seed, device)
+        from classifiers import load_classifier_set
+
+        classifiers = load_classifier_set(classifiers_path, device)
+        real_stats = _real_feature_stats(data, classifiers, num_samples, seed)
+        fd_before = _fd_to_real(analysis.G, classifiers, real_stats, seed)
     pruned = analysis.G
     prune_genome(pruned.latent, targets.to(device), sources.to(device))
     if measure:
-        fd_after = _fd_to_data(pruned, data, classifiers_path, num_samples, seed, device)
+        fd_after = _fd_to_real(pruned, classifiers, real_stats, seed)
     D = load_discriminator(model, device)
     record = {"count": count, "stats": str(stats_dir), "source_model": str(model)}
     save_inference_checkpoint(out, pruned, D, extra={"pruning": json.dumps(record)})
     return PruneResult(out=Path(out), count=count, fd_before=fd_before, fd_after=fd_after, samples=num_samples)
 
 
-def _fd_to_data(G, data, classifiers_path, num_samples, seed, device) -> float:
-    from classifiers import load_classifier_set
+def _real_feature_stats(data, classifiers, num_samples: int, seed: int):
+    """Classifier-feature statistics of up to ``num_samples`` real images drawn with ``seed``."""
     from genomekit.data import open_dataset
-    from genomekit.metrics.frechet import FeatureStats, frechet_distance_from_stats
+    from genomekit.metrics.frechet import FeatureStats
 
-    classifiers = load_classifier_set(classifiers_path, device)
     dataset = open_dataset(data)
     n = min(num_samples, len(dataset))
     if n < 2:
@@ -425,6 +428,13 @@ def _fd_to_data(G, data, classifiers_path, num_samples, seed, device) -> float:
     index = np.random.default_rng(seed).choice(len(dataset), n, replace=False)
     reals = torch.stack([dataset[int(i)] for i in index]).float() / 127.5 - 1
     _, real_feats = classify(classifiers, reals)
-    seqs = G.latent.sample(n, torch.Generator().manual_seed(seed)).cpu()
+    return FeatureStats.from_features(real_feats)
+
+
+def _fd_to_real(G, classifiers, real_stats, seed: int) -> float:
+    """Fréchet distance (classifier features) between as many samples of G as real images and the reals."""
+    from genomekit.metrics.frechet import FeatureStats, frechet_distance_from_stats
+
+    seqs = G.latent.sample(real_stats.count, torch.Generator().manual_seed(seed)).cpu()
     _, fake_feats = classify(classifiers, render(G, seqs))
-    return frechet_distance_from_stats(FeatureStats.from_features(fake_feats), FeatureStats.from_features(real_feats))
+    return frechet_distance_from_stats(FeatureStats.from_features(fake_feats), real_stats)

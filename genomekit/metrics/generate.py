@@ -9,17 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
+from genomekit.seeding import chunk_generator
+
 CHUNK_SIZE = 1024
-
-
-def chunk_generator(seed: int, chunk: int) -> torch.Generator:
-    """CPU generator of chunk ``chunk``, seeded from ``SeedSequence(seed, spawn_key=(chunk,))``."""
-    state = np.random.SeedSequence(seed, spawn_key=(chunk,)).generate_state(1, dtype=np.uint64)[0]
-    return torch.Generator().manual_seed(int(state))
 
 
 def sample_codes(generator_model: nn.Module, num: int, seed: int, batch_size: int) -> Iterator[Tensor]:

@@ -33,12 +33,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from genomekit.errors import UserError
+from genomekit.seeding import chunk_generator
 from genomekit.stats import store
 from genomekit.stats.estimate import undersampled_variants
 from genomekit.stats.store import RunIdentity, VariantTotals
@@ -85,12 +85,6 @@ class CollectResult:
     @property
     def samples_per_second(self) -> float:
         return self.samples_generated / self.seconds if self.seconds > 0 else 0.0
-
-
-def chunk_generator(seed: int, chunk: int) -> torch.Generator:
-    """CPU generator of chunk ``chunk``: seeded from ``SeedSequence(seed, spawn_key=(chunk,))``."""
-    state = np.random.SeedSequence(seed, spawn_key=(chunk,)).generate_state(1, dtype=np.uint64)[0]
-    return torch.Generator().manual_seed(int(state))
 
 
 def chunk_sequences(genome: nn.Module, seed: int, chunk: int, chunk_size: int, rows: int) -> Tensor:

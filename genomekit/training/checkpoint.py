@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import safetensors
@@ -92,19 +92,13 @@ def save_training_checkpoint(path: str | Path, state: TrainingState) -> None:
         "kind": "training",
         "config": json.dumps(state.config),
         "generator_config": json.dumps(state.G.config_dict()),
-        "discriminator_config": json.dumps(_dc_dict(state.D.config)),
+        "discriminator_config": json.dumps(asdict(state.D.config)),
         "progress": json.dumps({"step": state.step, "nimg": state.nimg, "pl_mean": state.pl_mean}),
         "optimizers": json.dumps({"G": groups_g, "D": groups_d}),
         "rng_device": str(state.rng.device),
     }
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
-
-
-def _dc_dict(config: DiscriminatorConfig) -> dict:
-    from dataclasses import asdict
-
-    return asdict(config)
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
@@ -194,9 +188,7 @@ def save_inference_checkpoint(
     ``extra`` adds metadata entries (JSON strings), e.g. how the generator was derived.
     """
     tensors = {**_prefixed("G_ema.", G.state_dict()), **_prefixed("D.", D.state_dict())}
-    _write_inference(
-        path, tensors, json.dumps(G.config_dict()), json.dumps(_dc_dict(D.config)), dict(extra or {}), half
-    )
+    _write_inference(path, tensors, json.dumps(G.config_dict()), json.dumps(asdict(D.config)), dict(extra or {}), half)
 
 
 def _write_inference(
