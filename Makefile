@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` (set up, then run the main job) and `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup test test-fast demo lint bench
+.PHONY: setup test test-fast demo train-demo lint bench
 
 setup:
 	bash scripts/setup.sh
@@ -14,6 +14,9 @@ test-fast: setup
 
 demo: setup
 	bash scripts/demo.sh
+
+train-demo: setup
+	bash scripts/train_demo.sh
 
 lint:
 	.venv/bin/ruff check genomekit classifiers analysis tests bench

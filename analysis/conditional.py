@@ -183,7 +183,7 @@ def sample(
 def _score_against_unconditional(analysis, classifiers_path, conditions, images, n, seed, device) -> pd.DataFrame:
     from classifiers import load_classifier_set
 
-    classifiers = load_classifier_set(classifiers_path, device)
+    classifiers = load_classifier_set(classifiers_path, device, resolution=analysis.G.config.resolution)
     check_classifier_attributes(classifiers, analysis.attributes)
     uncond_seqs = analysis.G.latent.sample(n, torch.Generator().manual_seed(seed)).cpu()
     probs, _ = classify(classifiers, images)
@@ -245,7 +245,7 @@ def evaluate_conditional(
     if num_samples < 2:
         raise UserError("--n must be at least 2 (a Fréchet distance needs a covariance)")
     analysis = load_analysis(model, stats_dir, device, allow_other_model)
-    classifiers = load_classifier_set(classifiers_path, device)
+    classifiers = load_classifier_set(classifiers_path, device, resolution=analysis.G.config.resolution)
     check_classifier_attributes(classifiers, analysis.attributes)
     names = list(classifiers.attribute_names)
     uncond = analysis.G.latent.sample(num_samples, torch.Generator().manual_seed(seed + 1)).cpu()
@@ -403,7 +403,7 @@ def prune(
     if measure:
         from classifiers import load_classifier_set
 
-        classifiers = load_classifier_set(classifiers_path, device)
+        classifiers = load_classifier_set(classifiers_path, device, resolution=analysis.G.config.resolution)
         real_stats = _real_feature_stats(data, classifiers, num_samples, seed)
         fd_before = _fd_to_real(analysis.G, classifiers, real_stats, seed)
     pruned = analysis.G

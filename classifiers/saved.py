@@ -37,6 +37,8 @@ FORMAT_VERSION = 1
 DEFAULT_NAME = "default"
 # Names that stand for a classifier set shipped in genomekit/assets/classifiers/.
 SHIPPED_SETS = {DEFAULT_NAME: "synth_faces", "default-32": "synth_faces_32"}
+# The shipped set "default" stands for, by the resolution of the images to score.
+SHIPPED_BY_RESOLUTION = {64: DEFAULT_NAME, 32: "default-32"}
 
 
 class ClassifierLoadError(UserError):
@@ -143,18 +145,24 @@ def _resolve_directory(path: str | Path) -> Path:
     return directory
 
 
-def load_classifier_set(path: str | Path, device: str | torch.device = "cpu") -> ClassifierSet:
+def load_classifier_set(
+    path: str | Path, device: str | torch.device = "cpu", *, resolution: int | None = None
+) -> ClassifierSet:
     """Load a classifier set, in eval mode, on ``device``.
 
     Args:
         path: a directory with classifier.safetensors + classifier.json; a directory of CelebA-HQ
-            classifier state dicts (``celebahq-classifier-NN-attribute.pt``); or "default".
+            classifier state dicts (``celebahq-classifier-NN-attribute.pt``); or a shipped set's name.
         device: where the weights go.
+        resolution: the size of the images it will score, when known: "default" then picks the shipped
+            set trained at that size ("default-32" for 32 px), so generated images are not upsampled.
     Raises:
         UserError: missing, incomplete or corrupt files, with one line saying which.
     """
     from classifiers.celebahq import find_celebahq_files, load_celebahq_directory
 
+    if str(path) == DEFAULT_NAME and resolution is not None:
+        path = SHIPPED_BY_RESOLUTION.get(int(resolution), DEFAULT_NAME)
     directory = _resolve_directory(path)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     if not config_path.exists():

@@ -10,10 +10,10 @@ import typer
 from genomekit.cli import app
 from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
 
-Model = Annotated[Path, typer.Option(help="Genome checkpoint (training or inference).")]
+Model = Annotated[Path, typer.Option(help="Genome checkpoint (training or inference), or 'default' (the shipped one).")]
 StatsDir = Annotated[Path, typer.Option("--stats", help="Stats directory from `genomekit collect-stats`.")]
 Classifiers = Annotated[
-    str, typer.Option(help="Classifier set directory, or a shipped set: 'default' (64 px), 'default-32'.")
+    str, typer.Option(help="Classifier set directory, or 'default' (the shipped set for the model's resolution).")
 ]
 AllowOther = Annotated[
     bool, typer.Option(help="Accept statistics collected from another model of the same genome shape.")
@@ -24,7 +24,7 @@ AllowOther = Annotated[
 def report_command(
     stats: Annotated[Path, typer.Argument(help="Stats directory from `genomekit collect-stats`.")],
     out: Annotated[Path, typer.Option(help="Directory for the figures, tables and index.html.")],
-    model: Annotated[Path | None, typer.Option(help="The checkpoint, for gene-edit figures.")] = None,
+    model: Annotated[Path | None, typer.Option(help="The checkpoint (or 'default'), for gene-edit figures.")] = None,
     data: Annotated[Path | None, typer.Option(help="Labelled dataset, for the real-label correlations.")] = None,
     attr: Annotated[list[str] | None, typer.Option(help="Attributes for gene-edit figures (repeatable).")] = None,
     seed: Seed = 0,

@@ -16,7 +16,9 @@ app.add_typer(metrics_app, name="metrics")
 
 @command(metrics_app, "fid")
 def fid_command(
-    model: Annotated[Path, typer.Option(help="Generator checkpoint (training or inference).")],
+    model: Annotated[
+        Path, typer.Option(help="Generator checkpoint (training or inference), or 'default' / 'default-mapping'.")
+    ],
     data: Annotated[Path, typer.Option(help="The real images: a dataset folder or zip.")],
     num: Annotated[int, typer.Option(help="Generated images (StyleGAN's FID50k: 50000).")] = 50_000,
     num_real: Annotated[int | None, typer.Option(help="Real images (default: the whole dataset, in order).")] = None,
@@ -69,14 +71,15 @@ def fid_command(
     if features == "classifier" and classifiers is None:
         raise UserError("--features classifier needs --classifiers DIR")
     device = resolve_device(device)
+    generator_model = load_generator(model, device=device)
     if features == "inception":
         extractor = load_inception(inception, device=device)
     else:
         from classifiers import load_classifier_set
 
-        extractor = ClassifierFeatures(load_classifier_set(classifiers, device=device))
+        resolution = generator_model.config.resolution
+        extractor = ClassifierFeatures(load_classifier_set(classifiers, device=device, resolution=resolution))
     dataset = open_dataset(data)
-    generator_model = load_generator(model, device=device)
     total = num + (len(dataset) if num_real is None else min(num_real, len(dataset)))
     with tqdm(total=total, desc=f"{features} features", unit="img", disable=not progress, leave=False) as bar:
         result = compute_fid(

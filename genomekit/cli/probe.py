@@ -14,10 +14,17 @@ from genomekit.cli.common import Device, Seed, command, resolve_device, setup_lo
 @command(app, "probe")
 def probe_command(
     classifiers: Annotated[
-        str, typer.Option(help="Classifier set directory (labels the generated images), or 'default' / 'default-32'.")
-    ],
-    genome: Annotated[Path | None, typer.Option(help="Checkpoint of a model trained with --latent genome.")] = None,
-    mapping: Annotated[Path | None, typer.Option(help="Checkpoint of a model trained with --latent mapping.")] = None,
+        str,
+        typer.Option(
+            help="Classifier set directory (labels the generated images), or 'default' (shipped, by resolution)."
+        ),
+    ] = "default",
+    genome: Annotated[
+        Path | None, typer.Option(help="Checkpoint of a model trained with --latent genome, or 'default'.")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="Checkpoint of a model trained with --latent mapping, or 'default-mapping'.")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Directory for probes.csv, probes.md, probes.png, probes.json.")
     ] = None,
@@ -71,7 +78,8 @@ def probe_command(
     models = {
         kind: load_generator(path, device=device) for kind, path in (("genome", genome), ("mapping", mapping)) if path
     }
-    classifier = load_classifier_set(classifiers, device=device)
+    resolution = next(iter(models.values())).config.resolution
+    classifier = load_classifier_set(classifiers, device=device, resolution=resolution)
     columns = attribute_indices(attributes, classifier.attribute_names) if attributes else None
     if columns == []:
         raise UserError("--attributes names no attribute")

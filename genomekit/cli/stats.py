@@ -35,7 +35,7 @@ def _load_inputs(model: Path, classifiers: str, device: str):
         )
     return (
         generator,
-        load_classifier_set(classifiers, device=device),
+        load_classifier_set(classifiers, device=device, resolution=generator.config.resolution),
         load_discriminator(model, device=device),
         model_identity(model),
     )
@@ -63,11 +63,13 @@ def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
 
 @command(app, "collect-stats")
 def collect_stats_command(
-    model: Annotated[Path, typer.Option(help="Genome GAN checkpoint (training or inference).")],
-    classifiers: Annotated[
-        str, typer.Option(help="Classifier set directory, or a shipped set: 'default' (64 px), 'default-32'.")
+    model: Annotated[
+        Path, typer.Option(help="Genome GAN checkpoint (training or inference), or 'default' (the shipped one).")
     ],
     out: Annotated[Path, typer.Option(help="Stats directory to create or resume.")],
+    classifiers: Annotated[
+        str, typer.Option(help="Classifier set directory, or 'default' (the shipped set for the model's resolution).")
+    ] = "default",
     samples: Annotated[int, typer.Option(help="Gene sequences to sample in total.")] = 500_000,
     batch: Annotated[int, typer.Option(help="Images per forward pass; does not change the result.")] = 256,
     seed: Seed = 0,

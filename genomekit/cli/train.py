@@ -112,3 +112,22 @@ def _init_distributed(device: str):
         device = f"cuda:{local_rank}"
     dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
     return Distributed(rank=rank, world_size=world), device
+
+
+@command(app, "export")
+def export_command(
+    checkpoint: Annotated[Path, typer.Argument(help="Training (or inference) checkpoint.")],
+    out: Annotated[Path, typer.Argument(help="The inference checkpoint to write (.safetensors).")],
+    half: Annotated[bool, typer.Option("--half/--float32", help="Store weights in float16 (half the size).")] = True,
+) -> None:
+    """Write the EMA generator and the discriminator of a checkpoint as a small inference checkpoint
+    (what every analysis command reads; the optimiser state and the raw generator are left out).
+
+    Example: genomekit export runs/genome/checkpoint.safetensors genome-fp16.safetensors
+    """
+    from genomekit.training.checkpoint import checkpoint_metadata, export_inference_checkpoint, model_identity
+
+    export_inference_checkpoint(checkpoint, out, half=half)
+    progress = checkpoint_metadata(out).get("progress", {})
+    kimg = progress.get("nimg", 0) / 1000
+    typer.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {kimg:g} kimg, identity {model_identity(out)})")

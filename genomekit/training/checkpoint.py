@@ -4,6 +4,10 @@ A *training* checkpoint holds G, G_ema, D, both Adam states, the training RNG st
 resumed run ends bit-for-bit where an uninterrupted one would. An *inference* checkpoint (``export``)
 holds G_ema and D only, optionally in float16. ``load_generator(path)`` reads either kind.
 Files are written atomically (temporary file, fsync, rename).
+
+Every reader also takes the names of the models shipped in ``genomekit/assets/models/`` (see its
+MODEL_CARD.md): ``"default"`` (the synthetic-faces Genome GAN) and ``"default-mapping"`` (its
+mapping-network baseline).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from genomekit.fileio import atomic_path
 from genomekit.networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 FORMAT = "genomekit-checkpoint/1"
+# Names that stand for an inference checkpoint shipped in genomekit/assets/models/.
+SHIPPED_MODELS = {"default": "synth_faces_genome.safetensors", "default-mapping": "synth_faces_mapping.safetensors"}
 
 
 class CheckpointError(UserError):
@@ -101,9 +107,24 @@ def save_training_checkpoint(path: str | Path, state: TrainingState) -> None:
         save_file(tensors, str(tmp), metadata=metadata)
 
 
+def resolve_model(path: str | Path) -> Path:
+    """The file behind a checkpoint argument: a shipped model's name ("default", "default-mapping") or a path."""
+    if str(path) in SHIPPED_MODELS:
+        import genomekit
+
+        shipped = Path(genomekit.__file__).resolve().parent / "assets" / "models" / SHIPPED_MODELS[str(path)]
+        if not shipped.is_file():
+            raise CheckpointError(
+                f"the shipped model {str(path)!r} is missing from this install (looked for {shipped})"
+            )
+        return shipped
+    return Path(path).expanduser()
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """Tensors and metadata of a genomekit checkpoint; CheckpointError if missing or not one."""
-    path = Path(path)
+    """Tensors and metadata of a genomekit checkpoint (a path or a shipped model's name); CheckpointError if
+    missing or not one."""
+    path = resolve_model(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:

@@ -64,3 +64,17 @@ def test_truncated_checkpoint_is_refused(trained, tmp_path):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load_generator(tmp_path / "none.safetensors")
+
+
+def test_export_command(trained, tmp_path):
+    from typer.testing import CliRunner
+
+    from genomekit.cli import app
+
+    out = tmp_path / "export" / "g16.safetensors"
+    result = CliRunner().invoke(app, ["export", str(trained), str(out)])
+    assert result.exit_code == 0, result.output
+    assert "kimg" in result.output and checkpoint_metadata(out)["kind"] == "inference"
+    assert next(iter(load_discriminator(out).parameters())).dtype == torch.float32  # loaded as float32
+    missing = CliRunner().invoke(app, ["export", str(tmp_path / "nope.safetensors"), str(tmp_path / "x.safetensors")])
+    assert missing.exit_code == 2 and "not found" in missing.output and not (tmp_path / "x.safetensors").exists()
