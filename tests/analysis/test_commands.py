@@ -319,3 +319,49 @@ def test_prune(world, tmp_path):
     assert torch.equal(after, expected) and not torch.equal(after, before)
     result = invoke("prune", "--model", world["model"], "--stats", world["stats"], "--count", 5, "--out", out)
     assert result.exit_code == 2 and "V/2 = 4" in result.output
+
+
+class PixelStats(torch.nn.Module):
+    """A stand-in for Inception: per-channel mean and std of the uint8 image."""
+
+    def forward(self, images):
+        assert images.dtype == torch.uint8
+        x = images.double()
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)
+
+
+def test_evaluate_conditional_fid_column_matches_a_direct_computation(world, tmp_path):
+    from analysis.conditional import Condition, evaluate_conditional, load_analysis, render
+    from genomekit.metrics.frechet import frechet_distance
+    from genomekit.metrics.inception import to_uint8
+    from genomekit.sampling import sample_conditional
+
+    table = evaluate_conditional(
+        world["model"], world["stats"], world["clf"], ["male"], [0.5], 16, tmp_path / "e", seed=3,
+        inception=PixelStats(),
+    )  # fmt: skip
+    analysis = load_analysis(world["model"], world["stats"])
+    extractor = PixelStats()
+
+    def features(seqs):
+        return extractor(to_uint8(render(analysis.G, seqs))).numpy()
+
+    ref = features(analysis.G.latent.sample(16, torch.Generator().manual_seed(4)).cpu())
+    index = analysis.attributes.index("Male")
+    for present, row in zip((True, False), table.itertuples(), strict=True):
+        seqs = sample_conditional(
+            analysis.G.latent, analysis.p_attr, [Condition("Male", index, present)], 0.5, 16,
+            torch.Generator().manual_seed(3),
+        ).cpu()  # fmt: skip
+        got = features(seqs)
+        expected = frechet_distance(got.mean(0), np.cov(got, rowvar=False), ref.mean(0), np.cov(ref, rowvar=False))
+        assert row.fid == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_evaluate_conditional_fid_needs_the_inception_file(world, tmp_path):
+    result = invoke(
+        "evaluate-conditional", "--model", world["model"], "--stats", world["stats"], "--attr", "male",
+        "--out", tmp_path / "e", "--classifiers", world["clf"], "--fid", "--inception", tmp_path / "none.pt",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "e").exists()
