@@ -73,14 +73,26 @@ def polar_plot(
         ax.plot(closed, np.append(s[:, a], s[0, a]), color=colors[a], lw=1.1, alpha=0.85)
         top = int(s[:, a].argmax())
         ax.scatter([angles[top]], [s[top, a]], color=colors[a], s=18, zorder=3)
-        ax.annotate(
-            f"{attributes[a]} ({top})",
-            xy=(angles[top], s[top, a]),
-            xytext=(angles[top], s[top, a] * 1.06 + 0.05 * s.max()),
-            fontsize=7,
-            color=colors[a],
-            ha="center",
-        )
+    # Each attribute is labelled at its most important gene. Attributes sharing a gene are stacked in one
+    # column beside the highest of their points, highest score first, so their labels do not overlap.
+    for gene, members in label_groups(s).items():
+        theta, radius = angles[gene], max(s[gene, a] for a in members)
+        right, up = np.cos(theta) >= 0, np.sin(theta) >= 0  # gene 0 points east; genes run anticlockwise
+        shown = [(f"{attributes[a]} ({gene})", colors[a]) for a in members[:MAX_LABELS_PER_GENE]]
+        if len(members) > MAX_LABELS_PER_GENE:
+            more = len(members) - MAX_LABELS_PER_GENE
+            shown.append((f"... and {more} more at gene {gene} (see the heatmap)", "black"))
+        for line, (text, color) in enumerate(shown):
+            ax.annotate(
+                text,
+                xy=(theta, radius),
+                xytext=(6 if right else -6, 4 + 8 * line if up else -4 - 8 * line),
+                textcoords="offset points",
+                fontsize=7,
+                color=color,
+                ha="left" if right else "right",
+                va="bottom" if up else "top",
+            )
     if floor is not None:
         ring = np.linspace(0, 2 * np.pi, 200)
         ax.plot(ring, np.full_like(ring, floor), "k--", lw=1, label=f"noise floor {floor:.2f}")
@@ -91,6 +103,17 @@ def polar_plot(
     ax.set_ylim(0, s.max() * 1.25 if s.max() > 0 else 1)
     ax.set_title(title or "Gene standard scores: which genes move which attributes", pad=24)
     _save(fig, path)
+
+
+MAX_LABELS_PER_GENE = 10
+
+
+def label_groups(scores: np.ndarray) -> dict[int, list[int]]:
+    """Attributes grouped by their top gene: {gene: [attribute indices, highest score first]}."""
+    groups: dict[int, list[int]] = {}
+    for a in range(scores.shape[1]):
+        groups.setdefault(int(scores[:, a].argmax()), []).append(a)
+    return {g: sorted(m, key=lambda a: -scores[g, a]) for g, m in groups.items()}
 
 
 def score_heatmap(scores: torch.Tensor, attributes: Sequence[str], path: Path) -> None:

@@ -365,3 +365,10 @@ def test_evaluate_conditional_fid_needs_the_inception_file(world, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "e").exists()
+
+
+def test_polar_labels_group_attributes_by_top_gene():
+    from analysis.report import label_groups
+
+    scores = np.array([[0.1, 3.0, 0.2], [2.0, 1.0, 0.5], [0.3, 0.2, 0.1]])  # (G=3, A=3)
+    assert label_groups(scores) == {1: [0, 2], 0: [1]}
