@@ -22,7 +22,7 @@ import pandas as pd
 
 from genomekit.fileio import atomic_write
 
-DEFAULT_ATTRIBUTES = ("Smiling", "Eyeglasses", "Blond_Hair")
+DEFAULT_ATTRIBUTES = ("Smiling", "Male", "Blond_Hair")
 DEFAULT_TEMPERATURES = (1.0, 0.5)
 REFERENCE_FACES = 5000  # labelled synthetic faces for the real-label correlation matrix
 REFERENCE_SEED = 1  # not the training set's seed 0: faces the model never saw
@@ -50,7 +50,7 @@ def run_demo(
     samples: int,
     attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
     temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
-    per_grid: int = 32,
+    per_grid: int = 64,
     batch_size: int = 256,
     seed: int = 0,
     device: str = "cpu",
