@@ -241,6 +241,7 @@ def evaluate_conditional(
     Writes conditional.csv and conditional.png (accuracy vs FD, one line per attribute value).
     """
     from classifiers import load_classifier_set
+    from genomekit.metrics.fid import image_feature_stats
     from genomekit.metrics.frechet import FeatureStats, frechet_distance_from_stats
 
     for t in temperatures:
@@ -255,7 +256,7 @@ def evaluate_conditional(
     uncond_images = render(analysis.G, uncond)
     uncond_probs, uncond_feats = classify(classifiers, uncond_images)
     reference = FeatureStats.from_features(uncond_feats)
-    fid_reference = _inception_stats(inception, uncond_images) if inception is not None else None
+    fid_reference = image_feature_stats(uncond_images, inception) if inception is not None else None
     rows = []
     for spec in attributes:
         (positive,) = resolve_conditions([spec], analysis.attributes)
@@ -270,7 +271,7 @@ def evaluate_conditional(
                 images = render(analysis.G, seqs)
                 probs, feats = classify(classifiers, images)
                 if fid_reference is not None:
-                    fid = {"fid": frechet_distance_from_stats(_inception_stats(inception, images), fid_reference)}
+                    fid = {"fid": frechet_distance_from_stats(image_feature_stats(images, inception), fid_reference)}
                 else:
                     fid = {}
                 rows.append(
@@ -292,15 +293,6 @@ def evaluate_conditional(
         table.to_csv(f, index=False)
     _accuracy_diversity_plot(table, out / "conditional.png")
     return table
-
-
-@torch.no_grad()
-def _inception_stats(inception: nn.Module, images: Tensor, batch_size: int = 32):
-    from genomekit.metrics.frechet import FeatureStats
-    from genomekit.metrics.inception import to_uint8
-
-    feats = [inception(to_uint8(images[i : i + batch_size])).double().cpu() for i in range(0, len(images), batch_size)]
-    return FeatureStats.from_features(torch.cat(feats))
 
 
 def _accuracy_diversity_plot(table: pd.DataFrame, path: Path) -> None:

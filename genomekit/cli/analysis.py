@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
+from genomekit.cli.common import Device, Seed, command, parse_temperatures, resolve_device, setup_logging
 
 Model = Annotated[Path, typer.Option(help="Genome checkpoint (training or inference), or 'default' (the shipped one).")]
 StatsDir = Annotated[Path, typer.Option("--stats", help="Stats directory from `genomekit collect-stats`.")]
@@ -125,13 +125,9 @@ def evaluate_conditional_command(
         genomekit evaluate-conditional --model ckpt.safetensors --stats stats/ --attr smiling --attr male --out eval/
     """
     from analysis.conditional import evaluate_conditional
-    from genomekit.errors import UserError
 
     setup_logging()
-    try:
-        temperatures = [float(t) for t in temps.split(",") if t.strip()]
-    except ValueError:
-        raise UserError(f"--temps must be comma-separated numbers, got {temps!r}") from None
+    temperatures = parse_temperatures(temps)
     device = resolve_device(device)
     extractor = None
     if fid:

@@ -35,6 +35,14 @@ def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callabl
     return register
 
 
+def parse_temperatures(text: str) -> list[float]:
+    """``--temps 1.0,0.5``: comma-separated numbers (each checked > 0 where it is used)."""
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise UserError(f"--temps must be comma-separated numbers, got {text!r}") from None
+
+
 def resolve_device(device: str) -> str:
     """'auto' becomes 'cuda' when available, else 'cpu'; an unavailable CUDA device is a user error."""
     import torch

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
+from genomekit.cli.common import Device, Seed, command, parse_temperatures, resolve_device, setup_logging
 from genomekit.cli.stats import INTERRUPTED, _stop_on_ctrl_c
 
 
@@ -37,13 +37,9 @@ def demo_command(
     Example: genomekit demo --out out/demo --samples 100000
     """
     from analysis.demo import DEFAULT_ATTRIBUTES, run_demo
-    from genomekit.errors import UserError
 
     setup_logging()
-    try:
-        temperatures = [float(t) for t in temps.split(",") if t.strip()]
-    except ValueError:
-        raise UserError(f"--temps must be comma-separated numbers, got {temps!r}") from None
+    temperatures = parse_temperatures(temps)
     stop = threading.Event()
     with _stop_on_ctrl_c(stop):
         result = run_demo(

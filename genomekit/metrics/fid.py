@@ -136,6 +136,16 @@ def _accumulate(
     return stats, kept
 
 
+@torch.no_grad()
+def image_feature_stats(images: Tensor, extractor: Callable[[Tensor], Tensor], batch_size: int = 32) -> FeatureStats:
+    """Feature statistics of images already in memory, (N, 3, H, W) in [-1, 1], in batches."""
+    batches = (to_uint8(images[i : i + batch_size]) for i in range(0, len(images), batch_size))
+    stats, _ = _accumulate(batches, extractor, False, lambda n: None)
+    if stats is None:
+        raise ValueError("images must not be empty")
+    return stats
+
+
 def real_features(
     dataset,
     extractor: nn.Module,
