@@ -33,6 +33,7 @@ from genomekit.cli import analysis as _analysis  # noqa: E402,F401
 from genomekit.cli import classifiers as _classifiers  # noqa: E402,F401
 from genomekit.cli import data as _data  # noqa: E402,F401
 from genomekit.cli import demo as _demo  # noqa: E402,F401
+from genomekit.cli import interop as _interop  # noqa: E402,F401
 from genomekit.cli import metrics as _metrics  # noqa: E402,F401
 from genomekit.cli import probe as _probe  # noqa: E402,F401
 from genomekit.cli import stats as _stats  # noqa: E402,F401

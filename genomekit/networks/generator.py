@@ -7,12 +7,14 @@ variant indices for the Genome and a Gaussian z (B, z_dim) for the mapping netwo
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
 
 from genomekit.genome import Genome, GenomeConfig
+from genomekit.networks.layers import LATEST_NETWORK_VERSION, check_network_version
 from genomekit.networks.mapping import MappingNetwork
 from genomekit.networks.synthesis import SynthesisNetwork
 
@@ -22,7 +24,7 @@ LATENT_KINDS = ("genome", "mapping")
 @dataclass(frozen=True, kw_only=True)
 class GeneratorConfig:
     latent: str = "genome"  # latent source: "genome" (StyleGenes) or "mapping" (StyleGAN2 baseline)
-    num_genes: int = 32  # G; for "mapping", w_dim = z_dim = num_genes * gene_length as well
+    num_genes: int = 32  # G; w_dim = num_genes * gene_length for both latent sources
     num_variants: int = 256  # V, variants per gene (genome only)
     gene_length: int = 8  # D, entries per variant
     mapping_layers: int = 8  # fully connected layers of the mapping network (mapping only)
@@ -31,6 +33,10 @@ class GeneratorConfig:
     channel_base: int = 2048  # feature maps are channel_base / resolution ...
     channel_max: int = 128  # ... capped at channel_max
     use_noise: bool = True  # per-pixel noise inputs
+    z_dim: int | None = None  # mapping only: size of the Gaussian input; None = w_dim
+    conv_clamp: float | None = None  # clamp convolution outputs to +-conv_clamp (NVlabs' configs: 256)
+    num_fp16_res: int = 0  # synthesis blocks of this many highest resolutions run in float16 on CUDA (NVlabs: 4)
+    network_version: int = LATEST_NETWORK_VERSION  # 2: NVlabs' StyleGAN2; 1: genomekit 0.1 resampling
 
     def __post_init__(self) -> None:
         if self.latent not in LATENT_KINDS:
@@ -40,10 +46,26 @@ class GeneratorConfig:
             raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
         if self.channel_base < 1 or self.channel_max < 1:
             raise ValueError("channel_base and channel_max must be positive")
+        if self.z_dim is not None and self.z_dim < 1:
+            raise ValueError(f"z_dim must be positive or None, got {self.z_dim}")
+        if self.conv_clamp is not None and self.conv_clamp <= 0:
+            raise ValueError(f"conv_clamp must be positive or None, got {self.conv_clamp}")
+        if self.num_fp16_res < 0:
+            raise ValueError(f"num_fp16_res must be >= 0, got {self.num_fp16_res}")
+        check_network_version(self.network_version)
 
     @property
     def w_dim(self) -> int:
         return self.num_genes * self.gene_length
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GeneratorConfig:
+        """A config saved by any genomekit version; one without ``network_version`` predates version 2."""
+        return cls(**{"network_version": 1, **data})
+
+    @classmethod
+    def from_json(cls, text: str) -> GeneratorConfig:
+        return cls.from_dict(json.loads(text))
 
 
 class Generator(nn.Module):
@@ -59,6 +81,9 @@ class Generator(nn.Module):
             channel_base=config.channel_base,
             channel_max=config.channel_max,
             use_noise=config.use_noise,
+            conv_clamp=config.conv_clamp,
+            num_fp16_res=config.num_fp16_res,
+            network_version=config.network_version,
         )
         num_ws = self.synthesis.num_ws
         if config.latent == "genome":
@@ -66,7 +91,14 @@ class Generator(nn.Module):
                 config.num_genes, config.num_variants, config.gene_length, num_ws
             )
         else:
-            self.latent = MappingNetwork(config.w_dim, config.w_dim, num_ws, num_layers=config.mapping_layers)
+            # NVlabs' stylegan3 code tracks w_avg with beta 0.998; genomekit 0.1 used 0.995.
+            self.latent = MappingNetwork(
+                config.z_dim or config.w_dim,
+                config.w_dim,
+                num_ws,
+                num_layers=config.mapping_layers,
+                w_avg_beta=0.998 if config.network_version >= 2 else 0.995,
+            )
         self.latent_kind = config.latent
         self.img_resolution = config.resolution
         self.img_channels = config.img_channels
@@ -101,14 +133,15 @@ class Generator(nn.Module):
         truncation_cutoff: int | None = None,
         noise_mode: str = "const",
         generator: torch.Generator | None = None,
+        force_fp32: bool = False,
     ) -> Tensor:
-        """Codes -> images (B, C, R, R), roughly in [-1, 1].
+        """Codes -> images (B, C, R, R) float32, roughly in [-1, 1].
 
         ``noise_mode="const"`` (default) makes an image a function of its code alone; training uses
-        "random" with an explicit ``generator``.
+        "random" with an explicit ``generator``. ``force_fp32`` runs the float16 blocks in float32 on CUDA.
         """
         ws = self.mapping(codes, truncation_psi, truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, generator=generator)
+        return self.synthesis(ws, noise_mode=noise_mode, generator=generator, force_fp32=force_fp32)
 
     def config_dict(self) -> dict:
         return asdict(self.config)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import safetensors
@@ -48,7 +48,7 @@ class TrainingState:
     rng: torch.Generator  # codes, noise, style mixing, augmentation
     step: int = 0  # optimisation steps done
     nimg: int = 0  # real images shown to the discriminator so far
-    pl_mean: float = 0.0  # running mean path length
+    pl_mean: Tensor = field(default_factory=lambda: torch.zeros([]))  # running mean path length, 0-dim
 
 
 def _prefixed(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -99,7 +99,7 @@ def save_training_checkpoint(path: str | Path, state: TrainingState) -> None:
         "config": json.dumps(state.config),
         "generator_config": json.dumps(state.G.config_dict()),
         "discriminator_config": json.dumps(asdict(state.D.config)),
-        "progress": json.dumps({"step": state.step, "nimg": state.nimg, "pl_mean": state.pl_mean}),
+        "progress": json.dumps({"step": state.step, "nimg": state.nimg, "pl_mean": float(state.pl_mean)}),
         "optimizers": json.dumps({"G": groups_g, "D": groups_d}),
         "rng_device": str(state.rng.device),
     }
@@ -153,7 +153,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Gene
     """The EMA generator of a training or inference checkpoint, in eval mode on ``device``."""
     path = Path(path)
     tensors, metadata = read_checkpoint(path)
-    G = Generator(GeneratorConfig(**json.loads(metadata["generator_config"])))
+    G = Generator(GeneratorConfig.from_json(metadata["generator_config"]))
     _load_module(G, _subset(tensors, "G_ema."), path, "generator")
     return G.eval().requires_grad_(False).to(device)
 
@@ -162,7 +162,12 @@ def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> 
     """The discriminator of a checkpoint, in eval mode on ``device``."""
     path = Path(path)
     tensors, metadata = read_checkpoint(path)
-    D = Discriminator(DiscriminatorConfig(**json.loads(metadata["discriminator_config"])))
+    if "discriminator_config" not in metadata:
+        raise CheckpointError(
+            f"{path} has no discriminator (it was imported from a generator-only pickle); "
+            "import a training snapshot that holds D for commands that score realness"
+        )
+    D = Discriminator(DiscriminatorConfig.from_json(metadata["discriminator_config"]))
     _load_module(D, _subset(tensors, "D."), path, "discriminator")
     return D.eval().requires_grad_(False).to(device)
 
@@ -189,7 +194,8 @@ def load_training_state(path: str | Path, state: TrainingState) -> TrainingState
     _load_optimizer(state.opt_D, "opt_D.", {k: v.to(device) for k, v in tensors.items()}, groups["D"])
     state.rng.set_state(tensors["rng.train"])
     progress = json.loads(metadata["progress"])
-    state.step, state.nimg, state.pl_mean = progress["step"], progress["nimg"], progress["pl_mean"]
+    state.step, state.nimg = progress["step"], progress["nimg"]
+    state.pl_mean = torch.tensor(float(progress["pl_mean"]), dtype=torch.float32, device=device)
     return state
 
 
@@ -198,25 +204,29 @@ def export_inference_checkpoint(src: str | Path, dst: str | Path, half: bool = T
     tensors, metadata = read_checkpoint(src)
     keep = {k: v for k, v in tensors.items() if k.startswith(("G_ema.", "D."))}
     extra = {k: metadata[k] for k in ("progress", "config") if k in metadata}
-    _write_inference(dst, keep, metadata["generator_config"], metadata["discriminator_config"], extra, half)
+    extra.update({k: metadata[k] for k in ("source",) if k in metadata})
+    _write_inference(dst, keep, metadata["generator_config"], metadata.get("discriminator_config"), extra, half)
 
 
 def save_inference_checkpoint(
-    path: str | Path, G: Generator, D: Discriminator, extra: dict[str, str] | None = None, half: bool = False
+    path: str | Path, G: Generator, D: Discriminator | None, extra: dict[str, str] | None = None, half: bool = False
 ) -> None:
-    """Write a generator (as G_ema) and its discriminator as an inference checkpoint, atomically.
+    """Write a generator (as G_ema) and its discriminator (None: none) as an inference checkpoint, atomically.
 
     ``extra`` adds metadata entries (JSON strings), e.g. how the generator was derived.
     """
-    tensors = {**_prefixed("G_ema.", G.state_dict()), **_prefixed("D.", D.state_dict())}
-    _write_inference(path, tensors, json.dumps(G.config_dict()), json.dumps(asdict(D.config)), dict(extra or {}), half)
+    tensors = _prefixed("G_ema.", G.state_dict())
+    if D is not None:
+        tensors.update(_prefixed("D.", D.state_dict()))
+    d_config = json.dumps(asdict(D.config)) if D is not None else None
+    _write_inference(path, tensors, json.dumps(G.config_dict()), d_config, dict(extra or {}), half)
 
 
 def _write_inference(
     path: str | Path,
     tensors: dict[str, Tensor],
     generator_config: str,
-    discriminator_config: str,
+    discriminator_config: str | None,
     extra: dict[str, str],
     half: bool,
 ) -> None:
@@ -228,8 +238,9 @@ def _write_inference(
         "format": FORMAT,
         "kind": "inference",
         "generator_config": generator_config,
-        "discriminator_config": discriminator_config,
     }
+    if discriminator_config is not None:
+        metadata["discriminator_config"] = discriminator_config
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 

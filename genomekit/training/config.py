@@ -65,8 +65,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
-        d["generator"] = GeneratorConfig(**d["generator"])
-        d["discriminator"] = DiscriminatorConfig(**d["discriminator"])
+        d["generator"] = GeneratorConfig.from_dict(d["generator"])
+        d["discriminator"] = DiscriminatorConfig.from_dict(d["discriminator"])
         d["betas"] = tuple(d["betas"])
         return cls(**d)
 

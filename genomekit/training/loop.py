@@ -202,6 +202,31 @@ def _finite(name: str, value: Tensor, step: int) -> None:
         )
 
 
+def path_length_penalty(
+    G: Generator, batch: int, config: TrainConfig, rng: torch.Generator, pl_mean: Tensor
+) -> tuple[Tensor, Tensor]:
+    """StyleGAN2's path-length penalty and the updated running mean, as NVlabs' ``StyleGAN2Loss`` computes them.
+
+    The Jacobian-vector product is taken with respect to the latent source's output ``ws`` (not a detached
+    copy), so the penalty's gradient reaches the Genome or the mapping network too; the running mean is
+    lerped towards this batch's mean length and the penalty uses that undetached update.
+
+    Args:
+        batch: samples (the caller halves the batch: NVlabs' ``pl_batch_shrink`` 2).
+        pl_mean: 0-dim running mean path length.
+    Returns:
+        penalty (0-dim, differentiable) and the new running mean (0-dim, detached).
+    """
+    device = next(G.parameters()).device
+    ws = _mixed_ws(G, batch, config.style_mixing, rng, update_emas=False)  # (B, L, w_dim)
+    images = G.synthesis(ws, noise_mode="random", generator=rng)
+    noise = torch.randn(images.shape, generator=rng, device=rng.device).to(device) / images.shape[2]
+    (grads,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
+    lengths = grads.square().sum(2).mean(1).sqrt()  # (B,)
+    mean = pl_mean.to(device).lerp(lengths.mean(), config.pl_decay)
+    return (lengths - mean).square().mean(), mean.detach()
+
+
 def train_step(
     state: TrainingState, config: TrainConfig, reals_uint8: Tensor, dist_info: Distributed
 ) -> dict[str, float]:
@@ -222,16 +247,7 @@ def train_step(
     stats["loss_G"] = loss_G.item()
     total_G = loss_G
     if config.pl_weight > 0 and state.step % config.pl_interval == 0:
-        pl_batch = max(1, batch // 2)
-        pl_ws = _mixed_ws(G, pl_batch, config.style_mixing, rng, update_emas=False).detach().requires_grad_(True)
-        pl_images = G.synthesis(pl_ws, noise_mode="random", generator=rng)
-        res = pl_images.shape[2]
-        pl_noise = torch.randn(pl_images.shape, generator=rng, device=rng.device).to(device) / res
-        (pl_grads,) = torch.autograd.grad((pl_images * pl_noise).sum(), pl_ws, create_graph=True)
-        lengths = pl_grads.square().sum(2).mean(1).sqrt()  # (B,)
-        pl_mean = state.pl_mean + config.pl_decay * (lengths.mean().item() - state.pl_mean)
-        state.pl_mean = pl_mean
-        penalty = (lengths - pl_mean).square().mean()
+        penalty, state.pl_mean = path_length_penalty(G, max(1, batch // 2), config, rng, state.pl_mean)
         stats["pl_penalty"] = penalty.item()
         total_G = total_G + penalty * config.pl_weight * config.pl_interval
     state.opt_G.zero_grad(set_to_none=True)

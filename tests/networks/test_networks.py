@@ -7,7 +7,9 @@ import torch.nn.functional as F
 from genomekit.genome import Genome
 from genomekit.networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, MappingNetwork
 from genomekit.networks.discriminator import minibatch_stddev
-from genomekit.networks.layers import downsample2x, modulated_conv2d, upsample2x
+from genomekit.networks.layers import legacy_downsample2x as downsample2x
+from genomekit.networks.layers import legacy_upsample2x as upsample2x
+from genomekit.networks.layers import modulated_conv2d
 
 
 def tiny_generator(latent="genome", resolution=16, seed=0, **kw):
