@@ -37,6 +37,16 @@ def train_command(
     style_mixing: Annotated[float, typer.Option(help="Probability of mixing two codes at a random layer.")] = 0.9,
     augment: Annotated[str, typer.Option(help="Differentiable augmentation, e.g. 'color,translation,cutout'.")] = "",
     noise: Annotated[bool, typer.Option(help="Per-pixel noise inputs in the generator.")] = True,
+    conv_clamp: Annotated[
+        float | None, typer.Option(help="Clamp convolution outputs to +-X (NVlabs' configs: 256; default off).")
+    ] = None,
+    fp16_res: Annotated[
+        int, typer.Option(help="Run the N highest resolutions in float16 on CUDA (NVlabs: 4, with --conv-clamp 256).")
+    ] = 0,
+    network_version: Annotated[
+        int,
+        typer.Option(help="2: NVlabs' StyleGAN2 networks; 1: genomekit 0.1's resampling (older checkpoints)."),
+    ] = 2,
     seed: Seed = 0,
     device: Device = "auto",
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
@@ -68,9 +78,17 @@ def train_command(
                 channel_base=channel_base,
                 channel_max=channel_max,
                 use_noise=noise,
+                conv_clamp=conv_clamp,
+                num_fp16_res=fp16_res,
+                network_version=network_version,
             ),
             discriminator=DiscriminatorConfig(
-                resolution=resolution, channel_base=channel_base, channel_max=channel_max
+                resolution=resolution,
+                channel_base=channel_base,
+                channel_max=channel_max,
+                conv_clamp=conv_clamp,
+                num_fp16_res=fp16_res,
+                network_version=network_version,
             ),
             batch_size=batch,
             total_kimg=kimg,

@@ -177,3 +177,41 @@ def test_resolutions_up_to_1024():
     D = Discriminator(DiscriminatorConfig(resolution=1024, channel_base=2048, channel_max=8))
     with torch.no_grad():
         assert D(torch.zeros(2, 3, 1024, 1024)).shape == (2, 1)
+
+
+def test_configs_saved_before_version_2_load_as_version_1():
+    from genomekit.networks.layers import LATEST_NETWORK_VERSION
+
+    assert GeneratorConfig().network_version == LATEST_NETWORK_VERSION == 2
+    assert GeneratorConfig.from_dict({"latent": "genome", "resolution": 16}).network_version == 1
+    assert GeneratorConfig.from_dict({"resolution": 16, "network_version": 2}).network_version == 2
+    assert DiscriminatorConfig.from_json('{"resolution": 16}').network_version == 1
+    with pytest.raises(ValueError, match="network version"):
+        GeneratorConfig(network_version=3)
+
+
+def test_float16_blocks_follow_float32(monkeypatch):
+    """The float16 path (CUDA only in use) run on the CPU: pre-normalised modulation and clamping keep it
+    within half-precision error of float32."""
+    import genomekit.networks.discriminator as discriminator_module
+    import genomekit.networks.synthesis as synthesis_module
+
+    torch.manual_seed(0)
+    config = GeneratorConfig(resolution=32, channel_base=512, channel_max=32, num_fp16_res=2, conv_clamp=256)
+    G = Generator(config).eval()
+    D = Discriminator(DiscriminatorConfig(resolution=32, channel_base=512, channel_max=32, num_fp16_res=2))
+    codes = G.sample_codes(4, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = G(codes)
+        ref_logits = D(ref)
+        fp16 = lambda use_fp16, device, force_fp32: torch.float16 if use_fp16 and not force_fp32 else torch.float32  # noqa: E731
+        monkeypatch.setattr(synthesis_module, "block_dtype", fp16)
+        monkeypatch.setattr(discriminator_module, "block_dtype", fp16)
+        half = G(codes)
+        half_logits = D(ref)
+        forced = G(codes, force_fp32=True)
+    assert half.dtype == torch.float32 and half_logits.dtype == torch.float32
+    assert not torch.equal(half, ref)  # the blocks really ran in float16
+    assert (half - ref).abs().max() < 0.05 * ref.abs().max()
+    assert (half_logits - ref_logits).abs().max() < 0.05
+    torch.testing.assert_close(forced, ref)
