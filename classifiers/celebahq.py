@@ -82,6 +82,8 @@ CELEBAHQ_CLASSIFIERS: tuple[tuple[str, str], ...] = (
     ("wearing-necktie", "Wearing_Necktie"),
 )
 FILE_PATTERN = re.compile(r"^celebahq-classifier-(\d{2})-([a-z0-9-]+)\.(pt|pth|bin|safetensors)$")
+STATE_DICT_SUFFIXES = ("pt", "pth", "bin", "safetensors")  # what FILE_PATTERN accepts
+_ANY_SUFFIX = re.compile(r"^celebahq-classifier-(\d{2})-([a-z0-9-]+)\.([a-z]+)$")
 SETTINGS_FILE = "celebahq.json"  # optional: {"blur": true, "mbstd_group_size": 4, ...} for every network
 
 
@@ -295,15 +297,22 @@ class CelebAHQClassifierSet(ClassifierSet):
         return self.logits(images) / 2.0
 
 
-def find_celebahq_files(directory: str | Path) -> list[tuple[int, str, Path]]:
-    """(index, slug, path) of every ``celebahq-classifier-NN-slug.pt`` in ``directory``, by index."""
+def find_celebahq_files(
+    directory: str | Path, suffixes: tuple[str, ...] = STATE_DICT_SUFFIXES
+) -> list[tuple[int, str, Path]]:
+    """(index, slug, path) of every ``celebahq-classifier-NN-slug.SUFFIX`` in ``directory``, by index.
+
+    Args:
+        suffixes: file name endings without the dot: state dicts by default, ``("pkl",)`` for the
+            official TensorFlow files.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         return []
     found = []
     for path in directory.iterdir():
-        match = FILE_PATTERN.match(path.name)
-        if match and path.is_file():
+        match = _ANY_SUFFIX.match(path.name)
+        if match and match.group(3) in suffixes and path.is_file():
             found.append((int(match.group(1)), match.group(2), path))
     return sorted(found)
 

@@ -1,4 +1,4 @@
-"""Commands: `genomekit classifiers train | eval | info` -- attribute classifier sets."""
+"""Commands: `genomekit classifiers train | eval | info | import-celebahq` -- attribute classifier sets."""
 
 from __future__ import annotations
 
@@ -193,6 +193,46 @@ def info(classifier: ClassifierDir) -> None:
             f"{validation['mean_accuracy']:.2%}, lowest balanced accuracy "
             f"{validation['min_balanced_accuracy']:.2%}"
         )
+
+
+@command(classifiers_app, "import-celebahq")
+def import_celebahq(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder with StyleGAN's celebahq-classifier-NN-attribute.pkl files.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Classifier set directory to create (new or empty).")],
+) -> None:
+    """Convert StyleGAN's TensorFlow CelebA-HQ attribute classifiers (.pkl) into one classifier set.
+
+    No TensorFlow needed: the pickles are read with a restricted unpickler that never runs the code
+    stored in them. Blur and minibatch-stddev settings come from each network's build function and
+    kwargs. The set is written to a temporary directory beside --out and renamed into place.
+
+    Example: genomekit classifiers import-celebahq ~/stylegan-metrics --out ~/celebahq-classifiers
+    """
+    import time
+
+    from classifiers.celebahq import CELEBAHQ_CLASSIFIERS
+    from classifiers.convert_tf import find_celebahq_pickles, import_celebahq_pickles
+
+    files = find_celebahq_pickles(directory, out)  # one line and exit 2 on bad input, before any work
+    official = {(index, slug) for index, (slug, _) in enumerate(CELEBAHQ_CLASSIFIERS)}
+    known = sum((index, slug) in official for index, slug, _ in files)
+    typer.echo(f"converting {len(files)} classifiers from {directory} ({known} of the {len(official)} official files)")
+    start = time.monotonic()
+
+    def show(done: int, total: int, path: Path, description: str) -> None:
+        elapsed = time.monotonic() - start
+        eta = elapsed / done * (total - done)
+        typer.echo(
+            f"[{done:>{len(str(total))}}/{total}] {path.name}  {description}  ({elapsed:.1f} s, ETA {eta:.0f} s)"
+        )
+
+    result = import_celebahq_pickles(directory, out, progress=show)
+    typer.echo(
+        f"wrote {len(result.attribute_names)} classifiers ({result.resolution} px, {result.build_func_name}) "
+        f"to {result.out}; check with: genomekit classifiers info {result.out}"
+    )
 
 
 def _int_list(text: str, name: str) -> tuple[int, ...]:
