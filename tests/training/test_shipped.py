@@ -49,3 +49,17 @@ def test_default_classifiers_follow_the_image_resolution(resolution, expected):
 
 def test_a_named_shipped_set_is_not_rerouted():
     assert load_classifier_set("default-32", resolution=64).resolution == 32
+
+
+@pytest.mark.parametrize("name", ["default", "default-mapping"])
+def test_shipped_models_give_the_images_they_gave_before_network_version_2(name):
+    """Recorded with genomekit 006e79f, before NVlabs' resampling became version 2: the shipped files
+    load as version 1 and reproduce those images and logits."""
+    from safetensors.torch import load_file
+
+    golden = load_file(str(Path(__file__).resolve().parents[1] / "fixtures" / "shipped_models_v1.safetensors"))
+    G = load_generator(name)
+    assert G.config.network_version == 1
+    images = G(G.sample_codes(2, torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(images, golden[f"{name}.images"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(load_discriminator(name)(images), golden[f"{name}.logits"], atol=1e-5, rtol=0)
