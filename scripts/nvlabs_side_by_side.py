@@ -28,7 +28,9 @@ from tests.interop.fixtures import load_fixture  # noqa: E402
 
 
 def _fixture_script():
-    spec = importlib.util.spec_from_file_location("make_nvlabs_fixtures", REPO_ROOT / "scripts" / "make_nvlabs_fixtures.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_nvlabs_fixtures", REPO_ROOT / "scripts" / "make_nvlabs_fixtures.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -51,7 +53,9 @@ def main() -> None:
         ref = G_nvlabs(z, None, noise_mode="const", force_fp32=True)
         ours = G_ours(z, noise_mode="const")
     diff = (ref - ours).abs()
-    print(f"max |NVlabs - genomekit| = {diff.max().item():.2e} (images span {ref.min().item():.1f} .. {ref.max().item():.1f})")
+    print(
+        f"max |NVlabs - genomekit| = {diff.max().item():.2e} (images span {ref.min().item():.1f} .. {ref.max().item():.1f})"
+    )
     # Each image scaled to [-1, 1] by NVlabs' range for display; the difference x 10^4, 0 = black.
     scale = ref.abs().amax(dim=(1, 2, 3), keepdim=True)
     rows = torch.cat([ref / scale, ours / scale, (diff * 1e4).clamp(0, 2) - 1])

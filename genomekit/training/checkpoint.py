@@ -199,12 +199,30 @@ def load_training_state(path: str | Path, state: TrainingState) -> TrainingState
     return state
 
 
-def export_inference_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> None:
-    """Write G_ema and D of ``src`` to ``dst`` (float16 when ``half``), with the configs, atomically."""
+def load_initial_weights(path: str | Path, state: TrainingState) -> None:
+    """Start a run from another checkpoint's networks: its G_ema into G and G_ema, its D into D.
+
+    The run's optimisers, RNG and progress stay fresh (a fine-tune, not a resume). The configs must match.
+    """
+    path = Path(path)
+    tensors, metadata = read_checkpoint(path)
+    G_weights = _subset(tensors, "G_ema.")
+    _load_module(state.G, G_weights, path, "generator")
+    _load_module(state.G_ema, G_weights, path, "EMA generator")
+    if "discriminator_config" in metadata:
+        _load_module(state.D, _subset(tensors, "D."), path, "discriminator")
+
+
+def export_inference_checkpoint(
+    src: str | Path, dst: str | Path, half: bool = True, extra: dict[str, str] | None = None
+) -> None:
+    """Write G_ema and D of ``src`` to ``dst`` (float16 when ``half``), with the configs, atomically.
+
+    ``extra`` adds metadata entries (JSON strings), e.g. where the model came from.
+    """
     tensors, metadata = read_checkpoint(src)
     keep = {k: v for k, v in tensors.items() if k.startswith(("G_ema.", "D."))}
-    extra = {k: metadata[k] for k in ("progress", "config") if k in metadata}
-    extra.update({k: metadata[k] for k in ("source",) if k in metadata})
+    extra = {**{k: metadata[k] for k in ("progress", "config", "source") if k in metadata}, **(extra or {})}
     _write_inference(dst, keep, metadata["generator_config"], metadata.get("discriminator_config"), extra, half)
 
 

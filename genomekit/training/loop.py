@@ -39,6 +39,7 @@ from genomekit.training.augment import augment, parse_policy
 from genomekit.training.checkpoint import (
     TrainingState,
     checkpoint_metadata,
+    load_initial_weights,
     load_training_state,
     save_training_checkpoint,
 )
@@ -350,6 +351,7 @@ def train(
     workers: int = 0,
     log_interval_s: float = 10.0,
     max_steps: int | None = None,
+    init_from: str | Path | None = None,
 ) -> Path:
     """Train (or resume) a run in ``out``; returns the path of the final checkpoint.
 
@@ -362,6 +364,7 @@ def train(
         workers: DataLoader worker processes for decoding images.
         log_interval_s: seconds between progress lines.
         max_steps: stop after this many steps in this call (tests; the schedule still follows the config).
+        init_from: a checkpoint whose G_ema and D start a new run (a fine-tune); ignored on resume.
     """
     dist_info = dist_info or Distributed()
     out = Path(out)
@@ -379,6 +382,8 @@ def train(
     dataset = open_dataset(config.data, resolution=config.generator.resolution)
     _check_dataset(dataset, config, dist_info)
     state = build_state(config, device, dist_info)
+    if init_from is not None and not resume:
+        load_initial_weights(init_from, state)
     if resume:
         load_training_state(ckpt_path, state)
         if dist_info.world_size > 1:  # rank-specific generators were saved by rank 0 only
