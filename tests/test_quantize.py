@@ -238,7 +238,7 @@ def test_balanced_costs_little_on_uniform_data():
     balanced = kmeans(data, 16, generator=generator(20), balanced=True)
     assert (cluster_counts(balanced.assignment, 16) == 125).all()
     assert mass_imbalance(cluster_masses(free.assignment, 16))["max_min_ratio"].min() > 1.05
-    assert (balanced.inertia <= 1.1 * free.inertia).all()  # measured: within 2%
+    assert (balanced.inertia <= 1.1 * free.inertia).all()  # measured: 0.96-1.01 on such data
 
 
 def test_balanced_on_equal_blobs_recovers_them():
