@@ -31,7 +31,10 @@ assignment step becomes the capacitated assignment (transportation) problem
 whose LP dual has one price ``p_v`` per cluster: the optimal assignment is ``argmin_v ||x - c_v||^2
 + p_v`` up to ties, and for any prices ``LB(p) = mean_i min_v (||x_i - c_v||^2 + p_v) - (sum of
 cap_v p_v) / N`` is a lower bound on the optimum (taking the ``N mod V`` largest prices for the
-larger capacities bounds every choice of which clusters get ``ceil``). Each balanced step:
+larger capacities bounds every choice of which clusters get ``ceil``). The balanced iterations
+(``balanced_iterations``) start from the unbalanced result: at N=100k, V=256, D=8 unbalanced 50 +
+balanced 10 ends at a lower inertia than 50 balanced steps from the seeds, in a third of the
+time. Each balanced step:
 
 1. one priced pass: best and runner-up score of every point (the margin between them is the price
    rise that would move it); the ``N mod V`` clusters in most demand get ``ceil(N/V)``;
@@ -72,6 +75,7 @@ _CPU_BLOCK = 1 << 18  # scores formed at once on a CPU (1 MB in float32)
 _AUCTION_INCREMENT = 1e-2  # auction bid increment, relative to the mean squared distance
 _AUCTION_SWITCH = 0.01  # Jacobi price steps until at most this fraction of points must move
 _JACOBI_STEPS = 30  # at most, per assignment step
+_JACOBI_SAMPLE = 32768  # points per gene (at least) for the first Jacobi steps on large problems
 _AUCTION_TAIL = 1e-4  # a gene's last (this fraction of N) unplaced points are placed greedily
 _AUCTION_ROUNDS = 1000  # at most, per assignment step; the rest is placed greedily
 _PRICE_DAMPING = 0.5  # a move from an over- to an under-full cluster is proposed by both
@@ -84,8 +88,8 @@ class KMeansResult:
     centroids: Tensor  # (G, V, D) float32 (float64 for float64 data)
     assignment: Tensor  # (G, N) int64, index of each point's centroid
     inertia: Tensor  # (G,) mean squared distance of the points to their centroid
-    iterations: int  # Lloyd iterations run (the most over the genes)
-    converged: Tensor  # (G,) bool, the relative inertia change reached ``tolerance``
+    iterations: int  # Lloyd iterations run (the most over the genes; unbalanced plus balanced)
+    converged: Tensor  # (G,) bool, the relative inertia change of the last phase reached ``tolerance``
     assignment_gap: Tensor | None = None  # (G,) balanced only: (inertia - dual lower bound) / inertia
 
 
@@ -98,6 +102,7 @@ def kmeans(
     tolerance: float = 1e-6,
     init: Tensor | None = None,
     balanced: bool = False,
+    balanced_iterations: int = 10,
     chunk_size: int = 8192,
 ) -> KMeansResult:
     """Lloyd's k-means (optionally with equal cluster sizes) on G independent problems at once.
@@ -110,8 +115,9 @@ def kmeans(
         iterations: the most Lloyd iterations (0 returns the initialisation and its assignment).
         tolerance: a gene stops when ``|previous - inertia| <= tolerance * previous``.
         init: (G, V, D) initial centroids; skips k-means++.
-        balanced: give every cluster exactly ``floor(N/V)`` or ``ceil(N/V)`` points (module
-            docstring: dual prices and capacity rounding).
+        balanced: give every cluster exactly ``floor(N/V)`` or ``ceil(N/V)`` points: after the
+            unbalanced iterations, up to ``balanced_iterations`` balanced ones (module docstring).
+        balanced_iterations: the most balanced Lloyd iterations (0 balances the assignment only).
         chunk_size: points per gene whose (G, chunk_size, V) distances are formed at once.
 
     Returns:
@@ -125,8 +131,8 @@ def kmeans(
         (torch.Size([4, 16, 8]), torch.Size([4, 1000]))
     """
     _check_data(data, num_centroids)
-    if iterations < 0:
-        raise ValueError(f"iterations must be >= 0, got {iterations}")
+    if iterations < 0 or balanced_iterations < 0:
+        raise ValueError(f"iterations must be >= 0, got {iterations} and balanced_iterations {balanced_iterations}")
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
     if chunk_size < 1:
@@ -149,18 +155,57 @@ def kmeans(
         init = kmeans_plusplus(data, num_centroids, generator=generator)
     centroids = (init.to(device=data.device, dtype=torch.float64) - mean).to(dtype)  # (G, V, D)
 
-    prices = torch.zeros(num_genes, num_centroids, dtype=dtype, device=data.device) if balanced else None
+    # unbalanced Lloyd, then (balanced) equal-size Lloyd started from its centroids: far cheaper
+    # than balanced steps from the seeds, and measured to end at a lower inertia
+    centroids, assignment, squared, inertia, _, converged, run = _lloyd(
+        points, centroids, None, iterations, tolerance, chunk_size
+    )
+    prices = None
+    if balanced:
+        prices = torch.zeros(num_genes, num_centroids, dtype=dtype, device=data.device)
+        centroids, assignment, squared, inertia, prices, converged, balanced_run = _lloyd(
+            points, centroids, prices, balanced_iterations, tolerance, chunk_size
+        )
+        run += balanced_run
+    if run and not converged.all():
+        logger.info("k-means: %d of %d genes did not converge in %d steps", int((~converged).sum()), num_genes, run)
+
+    gap = None
+    if prices is not None:  # certified: inertia - optimum <= inertia - lower bound
+        lower_bound = _dual_bound(points, centroids, prices, chunk_size)
+        gap = ((inertia - lower_bound) / inertia.clamp(min=torch.finfo(torch.float64).tiny)).clamp(min=0)
+    return KMeansResult(
+        centroids=(centroids.to(torch.float64) + mean).to(dtype),
+        assignment=assignment,
+        inertia=inertia.to(dtype),
+        iterations=run,
+        converged=converged,
+        assignment_gap=None if gap is None else gap.to(dtype),
+    )
+
+
+def _lloyd(
+    points: Tensor, centroids: Tensor, prices: Tensor | None, iterations: int, tolerance: float, chunk_size: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None, Tensor, int]:
+    """Lloyd iterations on centred points; balanced (equal sizes) when ``prices`` (g, V) are given.
+
+    Returns:
+        centroids (g, V, D), assignment (g, n), squared distances (g, n), inertia (g,) float64,
+        prices (g, V) or None, converged (g,) bool, steps run.
+    """
+    num_genes = points.shape[0]
+    centroids = centroids.clone()
     assignment, squared, prices = _assign(points, centroids, prices, chunk_size)
-    inertia = squared.to(torch.float64).mean(1)  # (G,)
-    converged = torch.zeros(num_genes, dtype=torch.bool, device=data.device)
-    active = torch.arange(num_genes, device=data.device)  # genes still iterating
+    inertia = squared.to(torch.float64).mean(1)  # (g,)
+    converged = torch.zeros(num_genes, dtype=torch.bool, device=points.device)
+    active = torch.arange(num_genes, device=points.device)  # genes still iterating
     subset = points
     run = 0
     for step in range(1, iterations + 1):
         run = step
         # 1. update: centroids of the active genes move to the means of their points
         moved = _update(subset, assignment[active], squared[active], centroids[active], chunk_size)
-        # 2. assignment to the new centroids (balanced: with the prices of the previous step)
+        # 2. assignment to the new centroids (balanced: warm-started from the prices of the previous step)
         sub_prices = None if prices is None else prices[active]
         sub_assignment, sub_squared, sub_prices = _assign(subset, moved, sub_prices, chunk_size, assignment[active])
         sub_inertia = sub_squared.to(torch.float64).mean(1)
@@ -176,27 +221,19 @@ def kmeans(
         if prices is not None:
             prices[active] = sub_prices
         converged[active] = done
-        logger.debug("k-means step %d: %d genes active, mean inertia %.6g", step, len(active), inertia.mean())
+        logger.debug(
+            "k-means step %d%s: %d genes active, mean inertia %.6g",
+            step,
+            "" if prices is None else " (balanced)",
+            len(active),
+            inertia.mean(),
+        )
         if done.all():
             break
         if done.any():
             active = active[~done]
             subset = points.index_select(0, active)
-    if iterations > 0 and not converged.all():
-        logger.info("k-means: %d of %d genes did not converge in %d steps", int((~converged).sum()), num_genes, run)
-
-    gap = None
-    if prices is not None:  # certified: inertia - optimum <= inertia - lower bound
-        lower_bound = _dual_bound(points, centroids, prices, chunk_size)
-        gap = ((inertia - lower_bound) / inertia.clamp(min=torch.finfo(torch.float64).tiny)).clamp(min=0)
-    return KMeansResult(
-        centroids=(centroids.to(torch.float64) + mean).to(dtype),
-        assignment=assignment,
-        inertia=inertia.to(dtype),
-        iterations=run,
-        converged=converged,
-        assignment_gap=None if gap is None else gap.to(dtype),
-    )
+    return centroids, assignment, squared, inertia, prices, converged, run
 
 
 def kmeans_plusplus(data: Tensor, num_centroids: int, *, generator: torch.Generator) -> Tensor:
@@ -474,6 +511,50 @@ def _assign(
     if prices is None:
         assignment = _best_two(points, centroids, None, chunk_size, second=False, hint=hint)[0]
         return assignment, _squared_distances(points, centroids, assignment, chunk_size), None
+    # 1-2. a priced pass (best and runner-up score of every point), and Jacobi price steps while far
+    #      from balance; on a large problem these first run on a strided subsample (prices hardly
+    #      depend on how many points there are), down to 5% misplaced, about its sampling noise
+    num_points = points.shape[1]
+    stride = num_points // _JACOBI_SAMPLE
+    if stride >= 2:
+        prices = _balance_prices(points[:, ::stride], centroids, prices, chunk_size, None, 0.05)[0]
+    prices, best, best_score, runner_score, counts, jacobi = _balance_prices(
+        points, centroids, prices, chunk_size, hint, _AUCTION_SWITCH
+    )
+    # 3. the capacitated assignment by the auction, warm-started from the prices
+    capacity = _capacities(counts, prices)
+    misplaced = (counts - capacity).clamp(min=0).sum(1) / num_points  # (g,)
+    margin = (runner_score - best_score).to(torch.float64)  # (g, n) >= 0, inf when V == 1
+    nearest = points.square().sum(-1) + best_score - prices.gather(1, best)  # (g, n) squared distance
+    increment = _AUCTION_INCREMENT * nearest.to(torch.float64).mean(1).clamp(min=1e-30)  # (g,)
+    assignment, prices, rounds, tail = _auction(
+        points, centroids, prices.to(torch.float64), best, margin, capacity, increment, chunk_size
+    )
+    logger.debug(
+        "balanced assignment: %d Jacobi steps, misplaced up to %.4f, %d auction rounds, %d points placed greedily",
+        jacobi,
+        float(misplaced.max()),
+        rounds,
+        tail,
+    )
+    prices = (prices - prices.mean(1, keepdim=True)).to(points.dtype)  # only differences matter
+    return assignment, _squared_distances(points, centroids, assignment, chunk_size), prices
+
+
+def _balance_prices(
+    points: Tensor, centroids: Tensor, prices: Tensor, chunk_size: int, hint: Tensor | None, target: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, int]:
+    """Priced pass, then damped Jacobi price steps at fixed centroids (one pass each) for the genes
+    where more than ``target`` of the points would have to move, at most ``_JACOBI_STEPS``.
+
+    Args:
+        points: (g, n, D); centroids: (g, V, D); prices: (g, V); hint: (g, n) or None.
+        target: fraction of misplaced points at which a gene stops.
+
+    Returns:
+        prices (g, V), priced best (g, n), best score (g, n), runner-up score (g, n), counts (g, V)
+        at the priced best, and the number of Jacobi steps.
+    """
     num_genes, num_points, _ = points.shape
     num_centroids = centroids.shape[1]
     offset = torch.arange(num_genes, device=points.device)[:, None] * num_centroids  # (g, 1)
@@ -495,7 +576,6 @@ def _assign(
         flat = (found[0] + offset[: len(genes)]).reshape(-1)
         counts[genes] = torch.bincount(flat, minlength=len(genes) * num_centroids).reshape(len(genes), -1)
 
-    # 1. one priced pass: best and runner-up score; the margin is the price rise that would move a point
     prices = prices.clone()
     best = torch.empty(num_genes, num_points, dtype=torch.long, device=points.device)
     runner = torch.empty_like(best)
@@ -504,12 +584,10 @@ def _assign(
     counts = torch.empty(num_genes, num_centroids, dtype=torch.long, device=points.device)
     with_runner = torch.zeros(num_genes, dtype=torch.bool, device=points.device)  # runner holds indices
     priced_pass(torch.arange(num_genes, device=points.device), runner_index=False)
-    # 2. far from balance (the first step, or after a large move of the centroids): damped Jacobi
-    #    price steps at fixed centroids, one priced pass each, until at most _AUCTION_SWITCH must move
     jacobi = 0
     for jacobi in range(_JACOBI_STEPS + 1):  # noqa: B007
         misplaced = (counts - _capacities(counts, prices)).clamp(min=0).sum(1) / num_points  # (g,)
-        far = torch.nonzero(misplaced > _AUCTION_SWITCH).squeeze(1)
+        far = torch.nonzero(misplaced > target).squeeze(1)
         if not len(far) or jacobi == _JACOBI_STEPS:
             break
         hint = best.clone()
@@ -522,23 +600,7 @@ def _assign(
         prices[far] = stepped - stepped.mean(1, keepdim=True)
         hint = best.clone()
         priced_pass(far, runner_index=True)
-    # 3. the capacitated assignment by the auction, warm-started from the prices
-    capacity = _capacities(counts, prices)
-    margin = (runner_score - best_score).to(torch.float64)  # (g, n) >= 0, inf when V == 1
-    nearest = points.square().sum(-1) + best_score - prices.gather(1, best)  # (g, n) squared distance
-    increment = _AUCTION_INCREMENT * nearest.to(torch.float64).mean(1).clamp(min=1e-30)  # (g,)
-    assignment, prices, rounds, tail = _auction(
-        points, centroids, prices.to(torch.float64), best, margin, capacity, increment, chunk_size
-    )
-    logger.debug(
-        "balanced assignment: %d Jacobi steps, misplaced up to %.4f, %d auction rounds, %d points placed greedily",
-        jacobi,
-        float(misplaced.max()),
-        rounds,
-        tail,
-    )
-    prices = (prices - prices.mean(1, keepdim=True)).to(points.dtype)  # only differences matter
-    return assignment, _squared_distances(points, centroids, assignment, chunk_size), prices
+    return prices, best, best_score, runner_score, counts, jacobi
 
 
 def _capacities(counts: Tensor, prices: Tensor) -> Tensor:
@@ -728,8 +790,9 @@ def _auction(
     key = (best + offset).reshape(-1)  # (g*n,)
     bid = (prices.gather(1, best) + margin).reshape(-1)  # (g*n,) the most each point would pay
     kept, rank = _keep_highest(key, bid, capacity.reshape(-1))
-    # slots of every cluster, highest bid first: [a disabled slot at +inf when its capacity is the
-    # smaller one], its holders' bids, then empty slots at the starting price
+    # slots of every cluster, at first highest bid first (rows are not kept sorted later): [a
+    # disabled slot at +inf when its capacity is the smaller one], its holders' bids, then empty
+    # slots at the starting price
     width = int(capacity.max())
     disabled = (width - capacity).reshape(-1)  # (g*V,) 0 or 1
     slot_bid = prices.reshape(-1, 1).repeat(1, width)  # (g*V, width)
@@ -738,6 +801,7 @@ def _auction(
     column = rank[kept] + disabled[key[kept]]
     slot_bid[key[kept], column] = bid[kept]
     slot_holder[key[kept], column] = torch.arange(num_points, device=device).repeat(num_genes)[kept]
+    price = slot_bid[:, -1].clone()  # (g*V,) the lowest slot is the entry price (rows start sorted)
     kept = kept.reshape(num_genes, num_points)
     assignment = torch.where(kept, best, -1)
     genes, waiting = torch.nonzero(~kept).unbind(1)  # gene-major order
@@ -758,33 +822,51 @@ def _auction(
             if not genes.numel():
                 break
         rounds += 1
-        price = slot_bid[:, -1].reshape(num_genes, num_centroids)  # the lowest slot is the entry price
         index, column = _padded(genes, waiting, num_genes)  # (g, m)
         subset = points.gather(1, index[:, :, None].expand(-1, -1, dim))  # (g, m, D)
         choice, choice_score, _, next_score = _best_two(
-            subset, centroids, price.to(points.dtype), chunk_size, second=True, runner_index=False
+            subset,
+            centroids,
+            price.reshape(num_genes, -1).to(points.dtype),
+            chunk_size,
+            second=True,
+            runner_index=False,
         )
         choice = choice[genes, column]
         bidder_key = choice + genes * num_centroids  # (M,)
-        offer = price.reshape(-1)[bidder_key] + (next_score - choice_score)[genes, column] + increment[genes]
-        # merge each cluster's bids with its slots; the ``width`` highest stay (ties: the incumbent)
+        offer = price[bidder_key] + (next_score - choice_score)[genes, column] + increment[genes]
+        # merge each cluster's k bids with its k lowest slots (the rows are not kept sorted); the k
+        # highest stay (ties: the incumbent). A cluster never keeps more than ``width`` bids.
         _, within = _keep_highest(bidder_key, offer, capacity.reshape(-1))
         affected, row = torch.unique(bidder_key, return_inverse=True)  # (A,) clusters receiving bids
-        new_bid = torch.full((len(affected), int(within.max()) + 1), -torch.inf, dtype=torch.float64, device=device)
+        k = min(int(within.max()) + 1, width)
+        new_bid = torch.full((len(affected), k), -torch.inf, dtype=torch.float64, device=device)
         new_holder = torch.full(new_bid.shape, -1, dtype=torch.long, device=device)
-        new_bid[row, within] = offer
-        new_holder[row, within] = waiting
-        merged_bid, order = torch.cat([slot_bid[affected], new_bid], 1).sort(dim=1, descending=True, stable=True)
-        merged_holder = torch.cat([slot_holder[affected], new_holder], 1).gather(1, order)
-        slot_bid[affected] = merged_bid[:, :width]
-        slot_holder[affected] = merged_holder[:, :width]
-        # bidders are in; the displaced (outbid holders and losing bidders) bid in the next round
+        fits = within < k
+        new_bid[row[fits], within[fits]] = offer[fits]
+        new_holder[row[fits], within[fits]] = waiting[fits]
+        low_bid, position = slot_bid[affected].topk(k, dim=1, largest=False, sorted=True)  # (A, k)
+        low_holder = slot_holder[affected].gather(1, position)
+        merged_bid, order = torch.cat([low_bid.flip(1), new_bid], 1).sort(dim=1, descending=True, stable=True)
+        merged_holder = torch.cat([low_holder.flip(1), new_holder], 1).gather(1, order)
+        rows = affected[:, None].expand(-1, k)
+        slot_bid[rows, position.flip(1)] = merged_bid[:, :k]
+        slot_holder[rows, position.flip(1)] = merged_holder[:, :k]
+        price[affected] = slot_bid[affected].amin(1)
+        # bidders are in; the displaced (outbid holders, losing bidders) bid in the next round
         assignment[genes, waiting] = choice
-        out = merged_holder[:, width:]  # (A, k)
+        out = merged_holder[:, k:]  # (A, k)
+        late = torch.nonzero(~fits).squeeze(1)  # beyond a cluster's width: lost at once
+        if len(late):
+            assignment[genes[late], waiting[late]] = -1
         out_genes = (affected // num_centroids)[:, None].expand_as(out)
-        genes, waiting = out_genes[out >= 0], out[out >= 0]
-        assignment[genes, waiting] = -1
-    prices = slot_bid[:, -1].reshape(num_genes, num_centroids)
+        genes_out, waiting_out = out_genes[out >= 0], out[out >= 0]
+        assignment[genes_out, waiting_out] = -1
+        if len(late):
+            genes_out, order = torch.cat([genes_out, genes[late]]).sort(stable=True)
+            waiting_out = torch.cat([waiting_out, waiting[late]])[order]
+        genes, waiting = genes_out, waiting_out
+    prices = price.reshape(num_genes, num_centroids)
     tail = sum(len(part) for part in tail_genes)
     if tail:
         genes, order = torch.cat(tail_genes).sort(stable=True)
