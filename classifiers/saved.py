@@ -156,6 +156,10 @@ def load_classifier_set(
         device: where the weights go.
         resolution: the size of the images it will score, when known: "default" then picks the shipped
             set trained at that size ("default-32" for 32 px), so generated images are not upsampled.
+    Returns:
+        The set, with ``source`` set to where it came from: the shipped set's name ("default" or
+        "default-32", after the choice by ``resolution``) or the directory's absolute path.
+        collect-stats records it, so that later commands can find the set again.
     Raises:
         UserError: missing, incomplete or corrupt files, with one line saying which.
     """
@@ -164,10 +168,13 @@ def load_classifier_set(
     if str(path) == DEFAULT_NAME and resolution is not None:
         path = SHIPPED_BY_RESOLUTION.get(int(resolution), DEFAULT_NAME)
     directory = _resolve_directory(path)
+    source = str(path) if str(path) in SHIPPED_SETS else str(directory.resolve())
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     if not config_path.exists():
         if find_celebahq_files(directory):
-            return load_celebahq_directory(directory, device=device)
+            celebahq = load_celebahq_directory(directory, device=device)
+            celebahq.source = source
+            return celebahq
         raise ClassifierLoadError(
             f"{directory} holds no classifier set: expected {CONFIG_FILE} + {WEIGHTS_FILE}, "
             "or StyleGAN classifier state dicts named celebahq-classifier-NN-attribute.pt"
@@ -199,4 +206,5 @@ def load_classifier_set(
             "the files come from different sets or were modified"
         )
     classifier.eval()
+    classifier.source = source
     return classifier.to(device)

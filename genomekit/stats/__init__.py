@@ -11,7 +11,15 @@ from genomekit.stats.estimate import (
     undersampled_variants,
     variant_sums,
 )
-from genomekit.stats.store import Stats, VariantTotals, load_stats, read_shard, recompute_sums_from_shards
+from genomekit.stats.store import (
+    Stats,
+    VariantTotals,
+    classifier_source,
+    damaged_shards,
+    load_stats,
+    read_shard,
+    recompute_sums_from_shards,
+)
 
 __all__ = [
     "CollectConfig",
@@ -20,7 +28,9 @@ __all__ = [
     "UndersampledVariantsWarning",
     "VariantTotals",
     "attribute_given_variant",
+    "classifier_source",
     "collect_stats",
+    "damaged_shards",
     "finalize_stats",
     "load_stats",
     "read_shard",

@@ -203,8 +203,14 @@ def _run_identity(
     )
 
 
-def _open_stats_dir(config: CollectConfig, identity: RunIdentity, rank: int) -> tuple[dict[str, Any], dict[int, dict]]:
-    """Create or validate the stats directory; returns this rank's manifest and all known shards."""
+def _open_stats_dir(
+    config: CollectConfig, identity: RunIdentity, rank: int, classifier_source: str | None
+) -> tuple[dict[str, Any], dict[int, dict]]:
+    """Create or validate the stats directory; returns this rank's manifest and all known shards.
+
+    ``classifier_source`` (where the classifier set was loaded from) replaces the recorded one: a set
+    of the same identity may have moved since the directory was started.
+    """
     out = config.out
     main_path = store.manifest_path(out, 0)
     own_path = store.manifest_path(out, rank)
@@ -247,8 +253,10 @@ def _open_stats_dir(config: CollectConfig, identity: RunIdentity, rank: int) -> 
             )
     own = next((m for p, m in zip(existing, manifests, strict=True) if p == own_path), None)
     if own is None:
-        own = store.new_manifest(identity, config.samples)
+        own = store.new_manifest(identity, config.samples, classifier_source)
     own = dict(own, samples_requested=config.samples, status="running")
+    if classifier_source is not None:
+        own["classifier_source"] = classifier_source
     own.pop("sums", None)
     return own, store.known_shards(manifests)
 
@@ -338,7 +346,9 @@ def collect_stats(
         config: what to collect and where.
         generator: G_ema with ``.latent`` a Genome (``sample(n, generator)``), ``.genome_shape`` and
             ``forward(codes (B, G), truncation_psi, noise_mode) -> (B, 3, H, W)`` in about [-1, 1].
-        classifiers: classifier set: ``.attribute_names``, ``.identity``, ``(B, 3, H, W) -> (B, A)``.
+        classifiers: classifier set: ``.attribute_names``, ``.identity``, ``(B, 3, H, W) -> (B, A)``;
+            its ``.source`` (set by ``classifiers.load_classifier_set``: a shipped name or an absolute
+            directory), when present, is recorded in the manifest as ``classifier_source``.
         discriminator: ``(B, 3, H, W) -> (B, 1)`` realness logits.
         model_identity: stable identity of the checkpoint (``training.checkpoint.model_identity``).
         device: where the forward passes run; the models must already be there.
@@ -366,7 +376,7 @@ def collect_stats(
     out = config.out
     # 1. Open the directory. With one rank, temporary files of a killed run are litter; with several,
     #    they may be another rank's shard in flight, so only finalize_stats removes them.
-    own_manifest, known = _open_stats_dir(config, identity, rank)
+    own_manifest, known = _open_stats_dir(config, identity, rank, getattr(classifiers, "source", None))
     (out / store.SHARDS_DIR).mkdir(parents=True, exist_ok=True)
     if world_size == 1:
         _remove_temporaries(out)

@@ -1,5 +1,6 @@
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -237,3 +238,109 @@ def test_mapping_models_and_bad_directories_are_refused(tmp_path, artefacts, loa
         collect_stats(config(tmp_path / "busy"), **loaded, progress=False)
     with pytest.raises(UserError, match="--samples must be at least 1"):
         config(tmp_path / "x", samples=0)
+
+
+def _damage(out, part, how):
+    path = out / "shards" / part
+    if how == "corrupt":
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[:-100])
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [("corrupt", "is corrupt (sha256 mismatch)"), ("truncated", "is truncated or changed"), ("missing", "is missing")],
+)
+def test_load_stats_refuses_a_damaged_shard_and_collect_stats_repairs_it(reference, tmp_path, loaded, how, reason):
+    import shutil
+
+    out = tmp_path / "stats"
+    shutil.copytree(reference[0], out)
+    _damage(out, "part-00002.parquet", how)
+    with pytest.raises(UserError) as caught:
+        load_stats(out)
+    message = str(caught.value)
+    assert f"shard shards/part-00002.parquet {reason}" in message
+    assert "rerun the collect-stats command that created it" in message
+    assert f"--out {out} --samples 600 --seed 7 --chunk-size 128" in message
+    assert str(Path(reference_classifiers(reference)).resolve()) in message  # the recorded classifier set
+    assert "\n" not in message
+    # What the message promises: the same collect-stats run regenerates the damaged shard only.
+    result = run(out, loaded)
+    assert result.samples_generated == 128
+    assert load_stats(out).totals.equal(load_stats(reference[0]).totals)
+
+
+def reference_classifiers(reference):
+    return json.loads((reference[0] / "manifest.json").read_text())["classifier_source"]
+
+
+def test_load_stats_names_the_first_damaged_shard_and_counts_the_others(reference, tmp_path):
+    import shutil
+
+    out = tmp_path / "stats"
+    shutil.copytree(reference[0], out)
+    _damage(out, "part-00003.parquet", "corrupt")
+    _damage(out, "part-00001.parquet", "truncated")
+    with pytest.raises(
+        UserError, match=r"shard shards/part-00001.parquet is truncated .* \(and 1 more damaged shard\)"
+    ):
+        load_stats(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shards"] = [e for e in manifest["shards"] if e["chunk"] != 0]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match=r"shard shards/part-00000.parquet is not listed in the manifest"):
+        load_stats(out)
+
+
+def test_stats_info_reports_a_damaged_complete_directory_and_still_prints(reference, tmp_path):
+    import shutil
+
+    out = tmp_path / "stats"
+    shutil.copytree(reference[0], out)
+    assert "status            complete\n" in describe_stats(out)
+    _damage(out, "part-00001.parquet", "corrupt")
+    _damage(out, "part-00004.parquet", "missing")
+    info = describe_stats(out)
+    status = next(line for line in info.splitlines() if line.startswith("status"))
+    assert status.startswith(
+        "status            complete, but damaged: shards/part-00001.parquet corrupt (sha256 mismatch), "
+        "shards/part-00004.parquet missing; rerun the collect-stats command"
+    )
+    assert "samples/variant   min" in info and "throughput" in info  # the rest of the summary is there
+    (out / "sums.safetensors").write_bytes(b"not safetensors")
+    info = describe_stats(out)
+    assert "sums.safetensors corrupt" in info and "samples/variant   unknown" in info
+
+
+def test_stats_info_lists_damaged_shards_of_an_interrupted_run(tmp_path, loaded):
+    stop = threading.Event()
+    tripped = dict(loaded, classifiers=Tripwire(loaded["classifiers"], calls=5, stop=stop))  # during chunk 2
+    out = tmp_path / "stats"
+    collect_stats(config(out), **tripped, stop=stop, progress=False)
+    assert "damaged shards" not in describe_stats(out)
+    _damage(out, "part-00000.parquet", "truncated")
+    assert "; damaged shards, redone when resumed: shards/part-00000.parquet truncated" in describe_stats(out)
+
+
+def test_the_manifest_records_where_the_classifier_set_came_from(reference, tmp_path, artefacts, loaded):
+    from genomekit.stats import classifier_source
+
+    stats = load_stats(reference[0])
+    assert classifier_source(stats) == str(artefacts["classifiers"].resolve())
+    assert stats.identity.classifiers == loaded["classifiers"].identity
+    # A set without a source (not loaded from disk) records none; old manifests lack the field.
+    bare = dict(loaded, classifiers=Tripwire(loaded["classifiers"], calls=-1))
+    run(tmp_path / "bare", bare, samples=128)
+    assert classifier_source(load_stats(tmp_path / "bare")) is None
+    manifest = json.loads((reference[0] / "manifest.json").read_text())
+    del manifest["classifier_source"]
+    assert classifier_source(manifest) is None
+    # The shipped set is recorded by the name the resolution picks.
+    assert load_classifier_set("default", resolution=32).source == "default-32"
+    assert load_classifier_set("default").source == "default"
