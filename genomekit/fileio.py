@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,3 +71,34 @@ def write_json(path: str | Path, obj: Any) -> None:
     with atomic_write(path, "w") as f:
         json.dump(obj, f, indent=2)
         f.write("\n")
+
+
+def _directory_mode() -> int:
+    return 0o777 & ~_umask()
+
+
+@contextlib.contextmanager
+def staged_directory(path: str | Path) -> Iterator[Path]:
+    """A temporary directory beside ``path`` to fill; after the block it replaces ``path``.
+
+    A reader (or a later run) sees the old directory or the complete new one: on an exception,
+    Ctrl-C included, the temporary directory is removed and ``path`` is left as it was. An
+    existing ``path`` is swapped out by two renames and then deleted, so the caller decides
+    beforehand whether it may be replaced.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, _directory_mode())
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -131,7 +131,7 @@ def test_cli_converts_and_the_result_loads_everywhere(mapping_model, tmp_path):
     assert result.exit_code == 0, result.output
     result = invoke(
         "sample", "--model", out, "--stats", stats, "--classifiers", clf, "--attr", "Smiling", "--temp", 0.5,
-        "--n", 8, "--out", tmp_path / "sample", "--score",
+        "--samples", 8, "--out", tmp_path / "sample", "--score",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
 

@@ -109,7 +109,7 @@ def test_cli_prints_the_table_2_comparison_and_writes_its_files(artefacts, tmp_p
     )
     assert "train/val/test 160/20/20" in result.output
     assert "| separability |" in result.output and "| MIG |" in result.output
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "disentanglement.csv", "probes.csv", "probes.json", "probes.md", "probes.png"
     ]  # fmt: skip
     table = pd.read_csv(out / "probes.csv")
@@ -127,7 +127,7 @@ def test_cli_prints_the_table_2_comparison_and_writes_its_files(artefacts, tmp_p
     [
         ([], "give --genome CKPT and/or --mapping CKPT"),
         (["--genome", "{mapping}"], "the --genome model has a mapping latent; pass it as --mapping"),
-        (["--genome", "{genome}", "--attributes", "smilng"], "did you mean: Smiling"),
+        (["--genome", "{genome}", "--attr", "smilng"], "did you mean: Smiling"),
         (["--genome", "{genome}", "--samples", "5"], "--samples must be at least 20"),
     ],
 )

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import typer
 
+from genomekit.cli.common import Group
+
 app = typer.Typer(
+    cls=Group,
     name="genomekit",
     help="StyleGenes toolkit: train Genome GANs, collect genome statistics, sample conditionally.",
     no_args_is_help=True,

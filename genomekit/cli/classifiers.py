@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
+from genomekit.cli.common import (
+    Device,
+    Seed,
+    check_output_file,
+    check_positive,
+    check_replaceable_dir,
+    command,
+    resolve_device,
+    setup_logging,
+    split_names,
+    staged_output,
+)
 from genomekit.errors import UserError
 
 classifiers_app = typer.Typer(
@@ -25,6 +36,7 @@ ClassifierDir = Annotated[
     ),
 ]
 BatchSize = Annotated[int, typer.Option(help="Images per scoring batch.")]
+BATCH_ALIASES = {"--batch-size": "--batch"}
 Workers = Annotated[int, typer.Option(help="Image-decoding worker processes.")]
 Threads = Annotated[
     int | None,
@@ -45,17 +57,19 @@ def _config_error(error: ValueError) -> UserError:
     return UserError(str(error))
 
 
-@command(classifiers_app, "train")
+@command(classifiers_app, "train", aliases={**BATCH_ALIASES, "--attributes": "--attr"})
 def train(
     data: Annotated[Path, typer.Argument(help="Labelled images: folder or zip with dataset.json, or CelebA.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the classifier set to.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the classifier set to (replaced).")],
     resolution: Annotated[int, typer.Option(help="Input resolution of the networks, in pixels.")] = 64,
     channels: Annotated[str, typer.Option(help="Channels per stage, comma-separated.")] = "32,64,128,192",
     stem_channels: Annotated[int, typer.Option(help="Channels of the first (stem) convolution.")] = 32,
     stem_stride: Annotated[int, typer.Option(help="Stem stride: 2 (3x3 conv) or 4 (4x4 patches, cheaper).")] = 2,
-    attributes: Annotated[str | None, typer.Option(help="Train on these attributes only (comma-separated).")] = None,
+    attr: Annotated[
+        list[str] | None, typer.Option(help="Train on this attribute only (repeatable, or comma-separated).")
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Most epochs; early stopping may end sooner.")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Images per training step.")] = 128,
+    batch: Annotated[int, typer.Option(help="Images per training step.")] = 128,
     learning_rate: Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate.")] = 2e-3,
     val_fraction: Annotated[float, typer.Option(help="Share of images held out for validation.")] = 0.05,
     patience: Annotated[int, typer.Option(help="Epochs without a lower validation loss before stopping.")] = 4,
@@ -82,6 +96,9 @@ def train(
 
     setup_logging()
     _set_threads(threads)
+    check_replaceable_dir(out, "classifiers train")  # before training, so a bad --out does not lose it
+    check_positive(workers, "--workers", 0)
+    names = split_names(attr)
     try:
         config = TrainConfig(
             architecture=MultiHeadConfig(
@@ -91,9 +108,9 @@ def train(
                 stem_stride=stem_stride,
             ),
             augment=AugmentConfig(resample_probability=resample_probability),
-            attributes=None if attributes is None else tuple(a.strip() for a in attributes.split(",") if a.strip()),
+            attributes=tuple(names) or None,
             epochs=epochs,
-            batch_size=batch_size,
+            batch_size=batch,
             learning_rate=learning_rate,
             val_fraction=val_fraction,
             patience=patience,
@@ -103,7 +120,9 @@ def train(
         )
     except ValueError as error:
         raise _config_error(error) from None
-    result = train_classifier_set(data, config, out=out, device=resolve_device(device), num_workers=workers)
+    device = resolve_device(device)
+    with staged_output(out, "classifiers train") as tmp:
+        result = train_classifier_set(data, config, out=tmp, device=device, num_workers=workers)
     typer.echo(result.validation.table())
     typer.echo(
         f"saved {len(result.classifier.attribute_names)} classifiers to {out} "
@@ -111,7 +130,7 @@ def train(
     )
 
 
-@command(classifiers_app, "eval")
+@command(classifiers_app, "eval", aliases=BATCH_ALIASES)
 def evaluate(
     classifier: ClassifierDir,
     data: Annotated[Path, typer.Argument(help="Held-out labelled images (not the training data).")],
@@ -119,7 +138,7 @@ def evaluate(
     input_resolution: Annotated[
         int | None, typer.Option(help="Shrink images to this size first (e.g. 32, like a 32-px generator).")
     ] = None,
-    batch_size: BatchSize = 256,
+    batch: BatchSize = 256,
     device: Device = "auto",
     workers: Workers = 0,
     threads: Threads = None,
@@ -140,12 +159,14 @@ def evaluate(
     _set_threads(threads)
     if input_resolution is not None and input_resolution < 4:
         raise UserError(f"--input-resolution must be at least 4 pixels, got {input_resolution}")
-    if batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    check_positive(batch, "--batch")
+    check_positive(workers, "--workers", 0)
+    if csv is not None:
+        check_output_file(csv, "--csv")
     model = load_classifier_set(classifier, device=resolve_device(device))
     dataset = open_dataset(data)
     report = evaluate_classifier_set(
-        model, dataset, batch_size=batch_size, input_resolution=input_resolution, num_workers=workers
+        model, dataset, batch_size=batch, input_resolution=input_resolution, num_workers=workers
     )
     typer.echo(report.table())
     if csv is None and classifier != DEFAULT_NAME and Path(classifier).is_dir():
@@ -162,7 +183,13 @@ def info(classifier: ClassifierDir) -> None:
     Example: genomekit classifiers info default
     """
     from classifiers import load_classifier_set
-    from classifiers.saved import CONFIG_FILE, _resolve_directory, read_classifier_info
+    from classifiers.saved import (
+        CONFIG_FILE,
+        DEFAULT_NAME,
+        SHIPPED_BY_RESOLUTION,
+        _resolve_directory,
+        read_classifier_info,
+    )
 
     directory = _resolve_directory(classifier)
     if (directory / CONFIG_FILE).is_file():
@@ -172,6 +199,12 @@ def info(classifier: ClassifierDir) -> None:
         model = load_classifier_set(directory)
         doc = {"kind": model.kind, "architecture": model.config(), "training": {}, "validation": {}}
     parameters = sum(p.numel() for p in model.parameters())
+    if classifier == DEFAULT_NAME:
+        shipped = ", ".join(f"{name!r} for {side}-px models" for side, name in sorted(SHIPPED_BY_RESOLUTION.items()))
+        typer.echo(
+            f"note: 'default' in commands that take a model means the shipped set for its resolution ({shipped}); "
+            "shown here: the 64-px set"
+        )
     typer.echo(f"classifier set  {directory}")
     typer.echo(f"kind            {doc['kind']}")
     typer.echo(f"identity        {model.identity}")

@@ -9,8 +9,19 @@ from typing import Annotated
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, parse_temperatures, resolve_device, setup_logging
-from genomekit.cli.stats import INTERRUPTED, _stop_on_ctrl_c
+from genomekit.cli.common import (
+    INTERRUPTED,
+    Device,
+    Seed,
+    check_output_dir,
+    check_positive,
+    command,
+    parse_temperatures,
+    resolve_device,
+    setup_logging,
+    split_names,
+    stop_on_ctrl_c,
+)
 
 
 @command(app, "demo")
@@ -40,14 +51,16 @@ def demo_command(
 
     setup_logging()
     temperatures = parse_temperatures(temps)
+    check_positive(samples, "--samples")
+    check_output_dir(out)
     stop = threading.Event()
-    with _stop_on_ctrl_c(stop):
+    with stop_on_ctrl_c(stop):
         result = run_demo(
             out,
             model=model,
             classifiers=classifiers,
             samples=samples,
-            attributes=attr or DEFAULT_ATTRIBUTES,
+            attributes=split_names(attr) or DEFAULT_ATTRIBUTES,
             temperatures=temperatures,
             seed=seed,
             device=resolve_device(device),

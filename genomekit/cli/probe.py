@@ -8,10 +8,21 @@ from typing import Annotated
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
+from genomekit.cli.common import (
+    Device,
+    Seed,
+    check_positive,
+    check_replaceable_dir,
+    command,
+    progress_bars,
+    resolve_device,
+    setup_logging,
+    split_names,
+    staged_output,
+)
 
 
-@command(app, "probe")
+@command(app, "probe", aliases={"--attributes": "--attr"})
 def probe_command(
     classifiers: Annotated[
         str,
@@ -26,10 +37,12 @@ def probe_command(
         Path | None, typer.Option(help="Checkpoint of a model trained with --latent mapping, or 'default-mapping'.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Directory for probes.csv, probes.md, probes.png, probes.json.")
+        Path | None, typer.Option(help="Directory for probes.csv, probes.md, probes.png, probes.json (replaced).")
     ] = None,
     samples: Annotated[int, typer.Option(help="Codes sampled per model (the paper: 50000).")] = 50_000,
-    attributes: Annotated[str | None, typer.Option(help="Comma-separated attributes to probe (default: all).")] = None,
+    attr: Annotated[
+        list[str] | None, typer.Option(help="Attribute to probe (repeatable, or comma-separated; default: all).")
+    ] = None,
     latent_metrics: Annotated[
         bool, typer.Option("--latent-metrics/--no-latent-metrics", help="Also linear separability, MIG, SAP and DCI.")
     ] = False,
@@ -54,46 +67,46 @@ def probe_command(
         genomekit probe --genome runs/genome/checkpoint.safetensors --mapping runs/mapping/checkpoint.safetensors
             --classifiers default --samples 50000 --out probes/ --latent-metrics
     """
-    from tqdm.auto import tqdm
-
     from classifiers import attribute_indices, load_classifier_set
     from genomekit.errors import UserError
     from genomekit.probes import ProbeConfig, probe_models, write_probe_report
     from genomekit.training import load_generator
 
     setup_logging()
-    config = ProbeConfig(
-        samples=samples,
-        hidden=hidden,
-        epochs=epochs,
-        latent_metrics=latent_metrics,
-        separability_samples=separability_samples,
-        dci_method=dci_method,
-        generate_batch=batch,
-        seed=seed,
-    )
     if genome is None and mapping is None:
         raise UserError("give --genome CKPT and/or --mapping CKPT")
+    for value, flag in ((batch, "--batch"), (hidden, "--hidden"), (epochs, "--epochs")):
+        check_positive(value, flag)
+    if dci_method not in ("linear", "forest"):
+        raise UserError(f"--dci-method must be 'linear' or 'forest', got {dci_method!r}")
+    if out is not None:
+        check_replaceable_dir(out, "probe")  # before the work, so a bad --out does not lose it
+    try:
+        config = ProbeConfig(
+            samples=samples,
+            hidden=hidden,
+            epochs=epochs,
+            latent_metrics=latent_metrics,
+            separability_samples=separability_samples,
+            dci_method=dci_method,
+            generate_batch=batch,
+            seed=seed,
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from None
     device = resolve_device(device)
     models = {
         kind: load_generator(path, device=device) for kind, path in (("genome", genome), ("mapping", mapping)) if path
     }
     resolution = next(iter(models.values())).config.resolution
     classifier = load_classifier_set(classifiers, device=device, resolution=resolution)
-    columns = attribute_indices(attributes, classifier.attribute_names) if attributes else None
-    if columns == []:
-        raise UserError("--attributes names no attribute")
-    bars: list = []
-
-    def make_bar(description: str, total: int):
-        bar = tqdm(total=total, desc=description, unit="img", disable=not progress, leave=False)
-        bars.append(bar)
-        return bar.update
-
-    report = probe_models(models, classifier, config, columns=columns, progress=make_bar)
-    for bar in bars:
-        bar.close()
+    names = split_names(attr)
+    columns = attribute_indices(",".join(names), classifier.attribute_names) if names else None
+    with progress_bars(progress) as make_bar:
+        report = probe_models(models, classifier, config, columns=columns, progress=make_bar)
     typer.echo(report.markdown())
     if out is not None:
-        for path in write_probe_report(report, out):
-            typer.echo(f"wrote {path}")
+        with staged_output(out, "probe") as tmp:
+            written = write_probe_report(report, tmp)
+        for path in written:
+            typer.echo(f"wrote {out / path.name}")

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
-import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
+from genomekit.cli.common import (
+    INTERRUPTED,
+    Device,
+    Seed,
+    check_output_dir,
+    check_positive,
+    command,
+    option_or_positional,
+    resolve_device,
+    setup_logging,
+    stop_on_ctrl_c,
+)
 from genomekit.errors import UserError
 
 stats_app = typer.Typer(help="Inspect statistics directories made by collect-stats.", no_args_is_help=True)
 app.add_typer(stats_app, name="stats")
-
-INTERRUPTED = "interrupted; rerun the same command to resume"
 
 
 def _load_inputs(model: Path, classifiers: str, device: str):
@@ -31,7 +37,8 @@ def _load_inputs(model: Path, classifiers: str, device: str):
     generator = load_generator(model, device=device)
     if generator.latent_kind != "genome":
         raise UserError(
-            f"{model} has a mapping-network latent and no genes; collect-stats needs a model trained with --latent genome"
+            f"--model {model} has a mapping-network latent and no genes; collect-stats needs a model "
+            "trained with --latent genome"
         )
     return (
         generator,
@@ -41,27 +48,7 @@ def _load_inputs(model: Path, classifiers: str, device: str):
     )
 
 
-@contextlib.contextmanager
-def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C: finish the current shard, then stop. Second Ctrl-C: abandon it at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):  # noqa: ARG001
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        typer.echo("\nstopping after the current shard (Ctrl-C again to stop at once)", err=True)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@command(app, "collect-stats")
+@command(app, "collect-stats", aliases={"--batch-size": "--batch"})
 def collect_stats_command(
     model: Annotated[
         Path, typer.Option(help="Genome GAN checkpoint (training or inference), or 'default' (the shipped one).")
@@ -93,6 +80,11 @@ def collect_stats_command(
     from genomekit.stats.collect import CollectConfig, collect_stats, finalize_stats
 
     setup_logging()
+    check_positive(samples, "--samples")
+    check_positive(batch, "--batch")
+    check_positive(chunk_size, "--chunk-size")
+    check_positive(min_count, "--min-count", 0)
+    check_output_dir(out)
     # torchrun's variables: the CLI reads them, the library takes them as arguments.
     rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -106,7 +98,7 @@ def collect_stats_command(
     distributed = _init_distributed(device, world_size)
     stop = threading.Event()
     try:
-        with _stop_on_ctrl_c(stop):
+        with stop_on_ctrl_c(stop):
             result = collect_stats(
                 config,
                 generator=generator,
@@ -173,13 +165,16 @@ def _any_rank(dist, flag: bool, device: str) -> bool:
 
 @command(stats_app, "info")
 def stats_info_command(
-    stats: Annotated[Path, typer.Argument(help="Stats directory made by collect-stats.")],
+    stats: Annotated[Path | None, typer.Option("--stats", help="Stats directory made by collect-stats.")] = None,
     min_count: Annotated[int, typer.Option(help="Report (gene, variant) pairs seen fewer times.")] = 50,
+    stats_positional: Annotated[Path | None, typer.Argument(hidden=True, metavar="[STATS]")] = None,
 ) -> None:
-    """Samples, genome shape, attributes, under-sampled variants and the throughput of the runs.
+    """Samples, genome shape, attributes, under-sampled variants, shard health and the throughput of the runs.
 
-    Example: genomekit stats info stats/
+    Example: genomekit stats info --stats out/demo/stats
     """
     from genomekit.stats.info import describe_stats
 
+    stats = option_or_positional(stats, stats_positional, "--stats", "the statistics directory")
+    check_positive(min_count, "--min-count", 0)
     typer.echo(describe_stats(stats, min_count))

@@ -26,7 +26,7 @@ def test_train_info_eval(tmp_path):
             "8,16",
             "--epochs",
             "3",
-            "--batch-size",
+            "--batch",
             "32",
             "--lr",
             "0.01",
@@ -73,7 +73,7 @@ def test_user_errors_are_one_line(tmp_path):
     data = make_dataset(tmp_path / "d", count=40, resolution=8)
     result = runner.invoke(
         app,
-        ["classifiers", "train", str(data), "--out", str(tmp_path / "o"), "--attributes", "smilng", "--device", "cpu"],
+        ["classifiers", "train", str(data), "--out", str(tmp_path / "o"), "--attr", "smilng", "--device", "cpu"],
     )
     assert result.exit_code == 2 and "unknown attribute 'smilng'" in result.output
     result = runner.invoke(

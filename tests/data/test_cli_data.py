@@ -15,7 +15,7 @@ runner = CliRunner()
 def test_synth_faces_then_info(tmp_path):
     out = tmp_path / "faces.zip"
     result = runner.invoke(
-        app, ["data", "synth-faces", str(out), "--count", "40", "--resolution", "32", "--seed", "5", "--workers", "1"]
+        app, ["data", "synth-faces", "--out", str(out), "--images", "40", "--resolution", "32", "--seed", "5", "--workers", "1"]
     )
     assert result.exit_code == 0, result.output
     assert "wrote 40 images at 32x32" in result.output
@@ -39,7 +39,7 @@ def test_info_on_an_unlabelled_folder(tmp_path):
 
 
 def test_user_errors_are_one_line(tmp_path):
-    result = runner.invoke(app, ["data", "synth-faces", str(tmp_path / "x.zip"), "--count", "4", "--resolution", "48"])
+    result = runner.invoke(app, ["data", "synth-faces", "--out", str(tmp_path / "x.zip"), "--images", "4", "--resolution", "48"])
     assert result.exit_code == 2
     assert result.output.strip().startswith("error: --resolution must be one of 32, 64, 128")
     assert "Traceback" not in result.output
@@ -52,7 +52,7 @@ def test_user_errors_are_one_line(tmp_path):
 
 def test_synth_faces_grid(tmp_path):
     out = tmp_path / "grid.png"
-    result = runner.invoke(app, ["data", "synth-faces-grid", str(out), "--resolution", "32", "--upscale", "1"])
+    result = runner.invoke(app, ["data", "synth-faces-grid", "--out", str(out), "--resolution", "32", "--upscale", "1"])
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
         assert image.width > 4 * 2 * 32 and image.height > 10 * 32

@@ -39,7 +39,7 @@ def _snapshot(tmp_path, trap, generator="g_mapping_32_fp16", plain_genome=False)
 def test_import_reproduces_nvlabs_images_and_logits(tmp_path, trap, generator, plain):
     path, g, d = _snapshot(tmp_path, trap, generator, plain)
     out = tmp_path / "imported.safetensors"
-    result = runner.invoke(app, ["import-nvlabs", str(path), str(out)])
+    result = runner.invoke(app, ["import-nvlabs", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "G_ema" in result.output
     G, D = load_generator(out), load_discriminator(out)
@@ -65,7 +65,7 @@ def test_bare_generator_imports_without_discriminator(tmp_path, trap):
     with torch.no_grad():
         assert (model.G(g.tensors["z"]) - g.tensors["img_const"]).abs().max() <= 1e-4
     out = tmp_path / "g.safetensors"
-    assert runner.invoke(app, ["import-nvlabs", str(path), str(out)]).exit_code == 0
+    assert runner.invoke(app, ["import-nvlabs", str(path), "--out", str(out)]).exit_code == 0
     with pytest.raises(UserError, match="no discriminator"):
         load_discriminator(out)
 
@@ -87,7 +87,7 @@ def test_code_in_a_pickle_is_refused_and_not_run(tmp_path):
     path = tmp_path / "evil.pkl"
     path.write_bytes(data)
     out = tmp_path / "out.safetensors"
-    result = runner.invoke(app, ["import-nvlabs", str(path), str(out)])
+    result = runner.invoke(app, ["import-nvlabs", str(path), "--out", str(out)])
     assert result.exit_code == 2
     assert result.output.startswith("error: refusing to load") and len(result.output.strip().splitlines()) == 1
     assert not marker.exists() and not out.exists()

@@ -482,7 +482,7 @@ def test_import_nvlabs_reads_a_tensorflow_snapshot(tmp_path, marker):
     path = tmp_path / "network-snapshot-000100.pkl"
     path.write_bytes(dump_networks((G_state, D_state, Gs_state)))
     out = tmp_path / "tf.safetensors"
-    result = CliRunner().invoke(app, ["import-nvlabs", str(path), str(out)])
+    result = CliRunner().invoke(app, ["import-nvlabs", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert checkpoint_metadata(out)["source"]["format"] == "tflib-pickle"
     g_kwargs, g_nvlabs = tf_stylegan2_generator_to_nvlabs(read_tflib_pickle(dump_networks(Gs_state)))

