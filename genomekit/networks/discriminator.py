@@ -31,10 +31,12 @@ class DiscriminatorConfig:
     network_version: int = LATEST_NETWORK_VERSION  # 2: NVlabs' StyleGAN2; 1: genomekit 0.1 resampling
 
     def __post_init__(self) -> None:
+        # Each message starts with the offending field's name.
         if self.resolution < 4 or self.resolution & (self.resolution - 1):
             raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
-        if self.channel_base < 1 or self.channel_max < 1:
-            raise ValueError("channel_base and channel_max must be positive")
+        for name in ("img_channels", "channel_base", "channel_max", "mbstd_group_size", "mbstd_channels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.conv_clamp is not None and self.conv_clamp <= 0:
             raise ValueError(f"conv_clamp must be positive or None, got {self.conv_clamp}")
         if self.num_fp16_res < 0:

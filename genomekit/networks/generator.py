@@ -39,13 +39,15 @@ class GeneratorConfig:
     network_version: int = LATEST_NETWORK_VERSION  # 2: NVlabs' StyleGAN2; 1: genomekit 0.1 resampling
 
     def __post_init__(self) -> None:
+        # Each message starts with the offending field's name (GenomeConfig's too).
         if self.latent not in LATENT_KINDS:
-            raise ValueError(f"latent must be one of {LATENT_KINDS}, got {self.latent!r}")
+            raise ValueError(f"latent must be one of {', '.join(LATENT_KINDS)}, got {self.latent!r}")
         GenomeConfig(num_genes=self.num_genes, num_variants=self.num_variants, gene_length=self.gene_length)
         if self.resolution < 4 or self.resolution & (self.resolution - 1):
             raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
-        if self.channel_base < 1 or self.channel_max < 1:
-            raise ValueError("channel_base and channel_max must be positive")
+        for name in ("mapping_layers", "img_channels", "channel_base", "channel_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.z_dim is not None and self.z_dim < 1:
             raise ValueError(f"z_dim must be positive or None, got {self.z_dim}")
         if self.conv_clamp is not None and self.conv_clamp <= 0:

@@ -33,7 +33,10 @@ FIR_TAPS = (1.0, 3.0, 3.0, 1.0)  # StyleGAN2's resampling filter
 
 def check_network_version(version: int) -> int:
     if version not in NETWORK_VERSIONS:
-        raise ValueError(f"network version must be one of {NETWORK_VERSIONS}, got {version!r}")
+        raise ValueError(
+            f"network_version must be one of {', '.join(map(str, NETWORK_VERSIONS))} "
+            f"(network version 1: genomekit 0.1's resampling, 2: NVlabs' StyleGAN2), got {version!r}"
+        )
     return version
 
 

@@ -8,14 +8,16 @@ from genomekit.training.checkpoint import (
     model_identity,
     save_inference_checkpoint,
 )
-from genomekit.training.config import TrainConfig
+from genomekit.training.config import CONFIG_ERROR_FIELDS, TrainConfig, config_error_field
 from genomekit.training.loop import Distributed, TrainingDiverged, train
 
 __all__ = [
+    "CONFIG_ERROR_FIELDS",
     "CheckpointError",
     "Distributed",
     "TrainConfig",
     "TrainingDiverged",
+    "config_error_field",
     "export_inference_checkpoint",
     "load_discriminator",
     "load_generator",

@@ -19,7 +19,10 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     names = tuple(p.strip() for p in policy.split(",") if p.strip() and p.strip() != "none")
     unknown = [n for n in names if n not in AUGMENTATIONS]
     if unknown:
-        raise ValueError(f"unknown augmentation {unknown[0]!r}; choose from {', '.join(AUGMENTATIONS)}")
+        raise ValueError(
+            f"augment must be a comma-separated list of {', '.join(AUGMENTATIONS)} (or 'none'), "
+            f"got {policy!r} ({unknown[0]!r} is unknown)"
+        )
     return names
 
 

@@ -8,6 +8,59 @@ from dataclasses import asdict, dataclass, field
 from genomekit.networks import DiscriminatorConfig, GeneratorConfig
 from genomekit.training.augment import parse_policy
 
+# The fields whose name can start a ValueError message of TrainConfig or of the configs it holds
+# (GeneratorConfig, DiscriminatorConfig, GenomeConfig): "batch_size must be at least 2, got 1".
+# Nested fields go by their own name; resolution, img_channels, channel_base, channel_max, conv_clamp,
+# num_fp16_res and network_version exist in both the generator's and the discriminator's config.
+CONFIG_ERROR_FIELDS = frozenset(
+    {
+        # TrainConfig
+        "data",
+        "batch_size",
+        "total_kimg",
+        "snapshot_kimg",
+        "g_lr",
+        "d_lr",
+        "betas",
+        "r1_gamma",
+        "r1_interval",
+        "pl_weight",
+        "pl_interval",
+        "pl_decay",
+        "style_mixing",
+        "ema_kimg",
+        "ema_rampup",
+        "augment",
+        "seed",
+        "grid_seed",
+        "grid_size",
+        # GeneratorConfig and GenomeConfig
+        "latent",
+        "num_genes",
+        "num_variants",
+        "gene_length",
+        "mapping_layers",
+        "z_dim",
+        # both networks
+        "resolution",
+        "img_channels",
+        "channel_base",
+        "channel_max",
+        "conv_clamp",
+        "num_fp16_res",
+        "network_version",
+        # DiscriminatorConfig
+        "mbstd_group_size",
+        "mbstd_channels",
+    }
+)
+
+
+def config_error_field(error: ValueError) -> str | None:
+    """The config field a validation error of TrainConfig (or a config it holds) is about; None for others."""
+    first = str(error).split(" ", 1)[0]
+    return first if first in CONFIG_ERROR_FIELDS else None
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
@@ -34,19 +87,37 @@ class TrainConfig:
     grid_size: int = 8  # snapshot grids show grid_size x grid_size samples
 
     def __post_init__(self) -> None:
+        # Every message starts with the offending field's name (nested generator/discriminator fields by
+        # their own name), so the command line can tell which option to blame.
+        if not self.data:
+            raise ValueError("data must name an image folder or zip, got an empty path")
         if self.batch_size < 2:
-            raise ValueError(f"batch size must be at least 2, got {self.batch_size}")
-        if self.total_kimg <= 0 or self.snapshot_kimg <= 0:
-            raise ValueError("total kimg and snapshot kimg must be positive")
-        for name in ("g_lr", "d_lr"):
-            if getattr(self, name) <= 0:
+            raise ValueError(f"batch_size must be at least 2, got {self.batch_size}")
+        for name in ("total_kimg", "snapshot_kimg", "g_lr", "d_lr"):
+            if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.r1_interval < 1 or self.pl_interval < 1:
-            raise ValueError("regularisation intervals must be at least 1")
-        if not 0 <= self.style_mixing <= 1:
-            raise ValueError(f"style mixing probability must be in [0, 1], got {self.style_mixing}")
-        if self.generator.resolution != self.discriminator.resolution:
-            raise ValueError("generator and discriminator resolutions differ")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        for name in ("r1_interval", "pl_interval", "grid_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.r1_gamma is not None and not self.r1_gamma >= 0:
+            raise ValueError(f"r1_gamma must be >= 0 (or None for the heuristic), got {self.r1_gamma}")
+        if not self.pl_weight >= 0:
+            raise ValueError(f"pl_weight must be >= 0, got {self.pl_weight}")
+        for name in ("pl_decay", "style_mixing"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("ema_kimg", "ema_rampup"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive (or None), got {getattr(self, name)}")
+        for name in ("seed", "grid_seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)}")
+        for name in ("resolution", "img_channels"):
+            ours, theirs = getattr(self.generator, name), getattr(self.discriminator, name)
+            if ours != theirs:
+                raise ValueError(f"{name} of the discriminator ({theirs}) differs from the generator's ({ours})")
         parse_policy(self.augment)
 
     @property

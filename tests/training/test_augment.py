@@ -7,7 +7,7 @@ from genomekit.training.augment import augment, parse_policy
 def test_parse_policy():
     assert parse_policy("") == () and parse_policy("none") == ()
     assert parse_policy("color, translation") == ("color", "translation")
-    with pytest.raises(ValueError, match="unknown augmentation 'flip'"):
+    with pytest.raises(ValueError, match="'flip' is unknown"):
         parse_policy("color,flip")
 
 
