@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -219,11 +220,19 @@ def export_inference_checkpoint(
     """Write G_ema and D of ``src`` to ``dst`` (float16 when ``half``), with the configs, atomically.
 
     ``extra`` adds metadata entries (JSON strings), e.g. where the model came from.
+
+    Raises:
+        CheckpointError: ``src`` is missing or not a checkpoint.
+        UserError: ``dst`` is ``src`` itself, an existing directory, or an existing training checkpoint.
     """
-    tensors, metadata = read_checkpoint(src)
+    source = resolve_model(src)
+    target = Path(dst).expanduser()
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise UserError(f"{target} is the checkpoint being exported; write the export to another file")
+    tensors, metadata = read_checkpoint(source)
     keep = {k: v for k, v in tensors.items() if k.startswith(("G_ema.", "D."))}
     extra = {**{k: metadata[k] for k in ("progress", "config", "source") if k in metadata}, **(extra or {})}
-    _write_inference(dst, keep, metadata["generator_config"], metadata.get("discriminator_config"), extra, half)
+    _write_inference(target, keep, metadata["generator_config"], metadata.get("discriminator_config"), extra, half)
 
 
 def save_inference_checkpoint(
@@ -240,6 +249,25 @@ def save_inference_checkpoint(
     _write_inference(path, tensors, json.dumps(G.config_dict()), d_config, dict(extra or {}), half)
 
 
+def _check_inference_target(path: Path) -> None:
+    """Refuse to write an inference checkpoint over a directory or over a run's training checkpoint."""
+    if path.is_dir():
+        raise UserError(f"{path} is a directory; give the file to write, e.g. {path / 'model.safetensors'}")
+    if not path.is_file():
+        return
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception:  # not a checkpoint at all: an ordinary output file, overwritten as usual
+        return
+    if metadata.get("format") == FORMAT and metadata.get("kind") == "training":
+        kimg = json.loads(metadata.get("progress", "{}")).get("nimg", 0) / 1000
+        raise UserError(
+            f"{path} is a training checkpoint (a run's resumable state at {kimg:g} kimg); writing an inference "
+            "checkpoint over it would destroy the run. Write to another file"
+        )
+
+
 def _write_inference(
     path: str | Path,
     tensors: dict[str, Tensor],
@@ -248,6 +276,7 @@ def _write_inference(
     extra: dict[str, str],
     half: bool,
 ) -> None:
+    _check_inference_target(Path(path))
     if half:
         tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}

@@ -1,12 +1,14 @@
 import pytest
 import torch
 
+from genomekit.errors import UserError
 from genomekit.training import (
     CheckpointError,
     export_inference_checkpoint,
     load_discriminator,
     load_generator,
     model_identity,
+    save_inference_checkpoint,
     train,
 )
 from genomekit.training.checkpoint import checkpoint_metadata, load_training_state
@@ -78,3 +80,39 @@ def test_export_command(trained, tmp_path):
     assert next(iter(load_discriminator(out).parameters())).dtype == torch.float32  # loaded as float32
     missing = CliRunner().invoke(app, ["export", str(tmp_path / "nope.safetensors"), str(tmp_path / "x.safetensors")])
     assert missing.exit_code == 2 and "not found" in missing.output and not (tmp_path / "x.safetensors").exists()
+
+
+def test_export_refuses_to_overwrite_its_source(trained, tmp_path):
+    before = trained.read_bytes()
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(trained)
+    for src, dst in [(trained, trained), (trained, trained.parent / "." / trained.name), (trained, link)]:
+        with pytest.raises(UserError, match="is the checkpoint being exported"):
+            export_inference_checkpoint(src, dst)
+    assert trained.read_bytes() == before
+
+
+def test_export_refuses_a_directory_and_a_training_checkpoint(trained, tmp_path):
+    with pytest.raises(UserError, match="is a directory"):
+        export_inference_checkpoint(trained, tmp_path)
+    other_run = tmp_path / "other.safetensors"
+    other_run.write_bytes(trained.read_bytes())  # another run's training checkpoint
+    with pytest.raises(UserError, match="training checkpoint .* would destroy the run"):
+        export_inference_checkpoint(trained, other_run)
+    G = load_generator(trained)
+    with pytest.raises(UserError, match="would destroy the run"):
+        save_inference_checkpoint(other_run, G, None)
+    assert other_run.read_bytes() == trained.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.safetensors"]  # no temporary left behind
+
+
+def test_export_overwrites_an_inference_checkpoint_or_another_file(trained, tmp_path):
+    out = tmp_path / "g.safetensors"
+    export_inference_checkpoint(trained, out, half=True)
+    export_inference_checkpoint(trained, out, half=False)
+    assert next(iter(load_generator(out).parameters())).dtype == torch.float32
+    assert checkpoint_metadata(out)["kind"] == "inference"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a checkpoint")
+    export_inference_checkpoint(trained, notes)
+    assert checkpoint_metadata(notes)["kind"] == "inference"
