@@ -9,7 +9,7 @@ from genomekit.training.checkpoint import (
     save_inference_checkpoint,
 )
 from genomekit.training.config import CONFIG_ERROR_FIELDS, TrainConfig, config_error_field
-from genomekit.training.loop import Distributed, TrainingDiverged, train
+from genomekit.training.loop import Distributed, TrainingDiverged, dataset_resolution, train
 
 __all__ = [
     "CONFIG_ERROR_FIELDS",
@@ -18,6 +18,7 @@ __all__ = [
     "TrainConfig",
     "TrainingDiverged",
     "config_error_field",
+    "dataset_resolution",
     "export_inference_checkpoint",
     "load_discriminator",
     "load_generator",

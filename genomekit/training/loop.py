@@ -30,7 +30,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
-from genomekit.data import ImageDataset, open_dataset
+from genomekit.data import DatasetError, ImageDataset, open_dataset
 from genomekit.errors import UserError
 from genomekit.fileio import atomic_path, write_json
 from genomekit.images import save_grid
@@ -85,6 +85,34 @@ def batch_indices(step: int, batch_size: int, num_images: int, seed: int, rank: 
         mask = positions // num_images == epoch
         indices[mask] = perm[positions[mask] % num_images]
     return indices.tolist()
+
+
+def dataset_resolution(data: str | Path) -> int:
+    """The side of a dataset's images, so a run's resolution can follow its data.
+
+    Cheap: it lists the images and reads the first one (what ``train`` does again before building
+    networks); every image's size is checked later, by ``train``.
+
+    Raises:
+        DatasetError: the dataset cannot be opened; it is a CelebA folder (cropped and resized when read,
+            so it has no resolution of its own); its images' side is not a power of two >= 4.
+    """
+    from genomekit.data.celeba import is_celeba_layout
+
+    path = Path(data)
+    if path.is_dir() and is_celeba_layout(path):
+        raise DatasetError(
+            f"{path} is a CelebA folder, whose images are cropped and resized when read, so it has no "
+            "resolution of its own; choose one (a power of two such as 64 or 128)"
+        )
+    resolution = open_dataset(path).resolution
+    if resolution < 4 or resolution & (resolution - 1):
+        below = 1 << (resolution.bit_length() - 1)
+        raise DatasetError(
+            f"{path} holds {resolution}x{resolution} images; training needs a side that is a power of two >= 4 "
+            f"(rebuild the dataset at {max(below, 4)} or {below * 2})"
+        )
+    return resolution
 
 
 class _StepBatches(torch.utils.data.Sampler[list[int]]):

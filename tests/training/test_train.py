@@ -5,8 +5,16 @@ import torch
 from typer.testing import CliRunner
 
 from genomekit.cli import app
+from genomekit.data import DatasetError
 from genomekit.networks import DiscriminatorConfig, GeneratorConfig
-from genomekit.training import TrainConfig, TrainingDiverged, load_discriminator, load_generator, train
+from genomekit.training import (
+    TrainConfig,
+    TrainingDiverged,
+    dataset_resolution,
+    load_discriminator,
+    load_generator,
+    train,
+)
 from genomekit.training.checkpoint import read_checkpoint
 from genomekit.training.loop import batch_indices
 from tests.conftest import make_image_folder
@@ -202,3 +210,16 @@ def test_cli_rejects_resolution_not_power_of_two(tiny_dataset, tmp_path):
 def test_cli_rejects_resume_without_run(tiny_dataset, tmp_path):
     result = run_cli(*cli_args(tiny_dataset, tmp_path / "nothing", "--resume"))
     assert result.exit_code == 2 and "nothing to resume" in result.output
+
+
+def test_dataset_resolution_follows_the_images(tmp_path):
+    assert dataset_resolution(make_image_folder(tmp_path / "sixteen", count=2, resolution=16)) == 16
+    with pytest.raises(DatasetError, match=r"12x12 images; .* power of two >= 4 \(rebuild the dataset at 8 or 16\)"):
+        dataset_resolution(make_image_folder(tmp_path / "twelve", count=2, resolution=12))
+    celeba = tmp_path / "celeba"
+    celeba.mkdir()
+    (celeba / "list_attr_celeba.txt").write_text("0\n")
+    with pytest.raises(DatasetError, match="CelebA folder.*no resolution of its own"):
+        dataset_resolution(celeba)
+    with pytest.raises(DatasetError, match="not found"):
+        dataset_resolution(tmp_path / "missing")
