@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +26,12 @@ from genomekit.fileio import atomic_path, atomic_write, write_json
 from genomekit.images import save_gif, save_grid, save_images
 from genomekit.networks import Generator
 from genomekit.sampling import Condition, gene_substitution_path, linear_ws, parse_conditions, sample_conditional
-from genomekit.stats import Stats, attribute_given_variant, load_stats, realness_given_variant
+from genomekit.stats import Stats, attribute_given_variant, classifier_source, load_stats, realness_given_variant
 
 logger = logging.getLogger(__name__)
+
+# ``progress(description, total)`` returns ``update(n)``, called with the images done (as in probes.probe_models).
+Progress = Callable[[str, int], Callable[[int], object]]
 
 
 # -- loading and checking ------------------------------------------------------------------------
@@ -46,28 +50,47 @@ class GenomeAnalysis:
         return self.stats.attributes
 
 
-def load_analysis(
-    model: str | Path, stats_dir: str | Path, device: str = "cpu", allow_other_model: bool = False
-) -> GenomeAnalysis:
-    """Load a Genome checkpoint and its statistics, refusing a pair that does not belong together."""
-    from genomekit.training import load_generator, model_identity
-
-    G = load_generator(model, device)
+def check_genome_model(G: Generator, model: str | Path, purpose: str = "conditional sampling") -> None:
+    """A mapping-network model (no genome) is a UserError naming what needs a Genome."""
     if G.genome_shape is None:
-        raise UserError(f"{model} is a mapping-network model; conditional sampling needs a Genome model")
-    stats = load_stats(stats_dir)
+        raise UserError(f"{model} is a mapping-network model; {purpose} needs a Genome model")
+
+
+def check_model_matches_stats(
+    G: Generator, model: str | Path, stats: Stats, stats_dir: str | Path, allow_other_model: bool = False
+) -> None:
+    """Refuse statistics of another genome shape, or of another model unless ``allow_other_model``.
+
+    Args:
+        G: the generator loaded from ``model`` (a Genome model).
+        model: its checkpoint path (or shipped name), whose identity is compared with the statistics'.
+    """
+    from genomekit.training import model_identity
+
     if tuple(stats.genome_shape) != tuple(G.genome_shape):
         raise UserError(
             f"the statistics in {stats_dir} are for a genome of shape (G, V, D) = {tuple(stats.genome_shape)}, "
             f"but {model} has {tuple(G.genome_shape)}; collect statistics for this model first"
         )
     collected_from = stats.manifest["identity"]["model"]
-    if collected_from != model_identity(model) and not allow_other_model:
+    if not allow_other_model and collected_from != (identity := model_identity(model)):
         raise UserError(
             f"the statistics in {stats_dir} were collected from another model (identity {collected_from}, "
-            f"{model} is {model_identity(model)}); collect statistics for this model, or pass "
+            f"{model} is {identity}); collect statistics for this model, or pass "
             "--allow-other-model if it derives from that one (e.g. pruned)"
         )
+
+
+def load_analysis(
+    model: str | Path, stats_dir: str | Path, device: str = "cpu", allow_other_model: bool = False
+) -> GenomeAnalysis:
+    """Load a Genome checkpoint and its statistics, refusing a pair that does not belong together."""
+    from genomekit.training import load_generator
+
+    G = load_generator(model, device)
+    check_genome_model(G, model)
+    stats = load_stats(stats_dir)
+    check_model_matches_stats(G, model, stats, stats_dir, allow_other_model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p_attr = attribute_given_variant(stats.totals.sums, stats.totals.counts, min_count=0)
@@ -84,16 +107,41 @@ def resolve_conditions(specs: Sequence[str], attributes: Sequence[str]) -> list[
         raise UserError(str(error)) from None
 
 
-def check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise UserError(f"--temp must be > 0, got {temperature} (1 = eq. 6 as is; lower = stronger conditioning)")
+def check_temperature(temperature: float) -> float:
+    """``temperature`` as a float; anything but a finite number > 0 (0, -1, inf, nan) is a UserError."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise UserError(f"temperature must be a finite number > 0, got {temperature!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise UserError(
+            f"temperature must be a finite number > 0, got {value:g} (1 = eq. 6 as is; lower = stronger conditioning)"
+        )
+    return value
+
+
+def check_temperatures(temperatures: Sequence[float]) -> list[float]:
+    """At least one temperature, each a finite number > 0."""
+    values = [check_temperature(t) for t in temperatures]
+    if not values:
+        raise UserError("give at least one temperature (a finite number > 0, e.g. 1.0,0.5)")
+    return values
 
 
 @torch.no_grad()
-def render(G: Generator, sequences: Tensor, batch_size: int = 64) -> Tensor:
-    """Images (N, C, H, W) of gene sequences, with constant noise, on the CPU."""
+def render(
+    G: Generator, sequences: Tensor, batch_size: int = 64, on_batch: Callable[[int], object] | None = None
+) -> Tensor:
+    """Images (N, C, H, W) of gene sequences, with constant noise, on the CPU.
+
+    ``on_batch`` is called with the number of images after each batch (progress).
+    """
     device = next(G.parameters()).device
-    parts = [G(sequences[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(sequences), batch_size)]
+    parts = []
+    for i in range(0, len(sequences), batch_size):
+        parts.append(G(sequences[i : i + batch_size].to(device)).float().cpu())
+        if on_batch is not None:
+            on_batch(len(parts[-1]))
     return torch.cat(parts)
 
 
@@ -107,6 +155,70 @@ def classify(classifiers, images: Tensor, batch_size: int = 128) -> tuple[Tensor
         probs.append(p.cpu())
         feats.append(f.cpu())
     return torch.cat(probs), torch.cat(feats)
+
+
+def load_stats_classifiers(
+    stats: Stats,
+    classifiers: str | Path | None,
+    device: str = "cpu",
+    *,
+    resolution: int | None = None,
+    stats_dir: str | Path = "the statistics",
+    check_attributes: bool = True,
+):
+    """The classifier set to score samples of ``stats`` with, loaded on ``device``.
+
+    Args:
+        stats: the loaded statistics.
+        classifiers: a classifier set directory or shipped name; None = the set the statistics were
+            collected with: the recorded ``classifier_source`` when it still holds a set of the recorded
+            identity, else the shipped set of that identity ("default", "default-32").
+        resolution: of the images to score ("default" then picks the shipped set for that size).
+        stats_dir: named in messages.
+        check_attributes: the set must score every attribute of the statistics.
+
+    Raises:
+        UserError: the set cannot be loaded, lacks attributes, or (None) the set the statistics were
+            collected with cannot be found; the message gives its identity.
+    """
+    from classifiers import load_classifier_set
+
+    if classifiers is not None:
+        classifier_set = load_classifier_set(classifiers, device, resolution=resolution)
+    else:
+        classifier_set = _collected_with(stats, device, stats_dir)
+    if check_attributes:
+        check_classifier_attributes(classifier_set, stats.attributes)
+    return classifier_set
+
+
+def _collected_with(stats: Stats, device: str, stats_dir: str | Path):
+    """The classifier set of the statistics' recorded identity, from its recorded source or a shipped set."""
+    from classifiers import load_classifier_set, read_classifier_info
+    from classifiers.saved import SHIPPED_SETS
+
+    wanted, source = stats.identity.classifiers, classifier_source(stats)
+    why = "which genomekit did not record (statistics from an older genomekit)"
+    if source is not None:
+        try:
+            found = load_classifier_set(source, device)  # a recorded shipped name is already the resolved one
+        except UserError as error:
+            why = f"recorded as {source}, which cannot be loaded now ({error})"
+        else:
+            if found.identity == wanted:
+                return found
+            why = f"recorded as {source}, which now holds another set (identity {found.identity})"
+    for name in SHIPPED_SETS:
+        try:
+            shipped = read_classifier_info(name).get("identity")
+        except UserError:
+            continue
+        if shipped == wanted:
+            return load_classifier_set(name, device)
+    raise UserError(
+        f"the statistics in {stats_dir} were collected with the classifier set of identity {wanted}, {why}; "
+        f"give that set with --classifiers DIR (a directory whose classifier.json has identity {wanted})"
+    )
 
 
 def _write_sequences(path: Path, sequences: Tensor, extra: dict[str, str]) -> None:
@@ -138,6 +250,7 @@ def sample(
     out: str | Path,
     *,
     seed: int = 0,
+    score: bool = False,
     classifiers_path: str | Path | None = None,
     device: str = "cpu",
     allow_other_model: bool = False,
@@ -145,19 +258,36 @@ def sample(
 ) -> SampleResult:
     """Conditional samples by eq. 6 with temperature: grid.png, images/, sequences.parquet, sample.json.
 
-    With ``classifiers_path``, the samples and as many unconditional ones (same seed) are scored, and
-    the fraction that shows each requested attribute value is reported for both.
+    Args:
+        score: score the samples and as many unconditional ones (same seed) with a classifier set and
+            report, for both, the fraction that shows each requested attribute value (scores.csv).
+        classifiers_path: the classifier set to score with (giving one implies ``score``); None = the
+            set the statistics were collected with (see ``load_stats_classifiers``).
+
+    Every input (model, statistics, conditions, classifier set) is loaded and checked before the
+    first image is generated, and ``out`` is written only once everything is computed.
     """
-    check_temperature(temperature)
+    temperature = check_temperature(temperature)
     if num_samples < 1:
-        raise UserError(f"--n must be at least 1, got {num_samples}")
+        raise UserError(f"the number of samples must be at least 1, got {num_samples}")
+    # 1. Load and check every input.
     analysis = load_analysis(model, stats_dir, device, allow_other_model)
     conditions = resolve_conditions(specs, analysis.attributes)
+    classifiers = None
+    if score or classifiers_path is not None:
+        classifiers = load_stats_classifiers(
+            analysis.stats, classifiers_path, device, resolution=analysis.G.config.resolution, stats_dir=stats_dir
+        )
+    # 2. Generate (and score).
     genome = analysis.G.latent
     sequences = sample_conditional(
         genome, analysis.p_attr, conditions, temperature, num_samples, torch.Generator().manual_seed(seed)
     ).cpu()
     images = render(analysis.G, sequences)
+    table = None
+    if classifiers is not None:
+        table = _score_against_unconditional(analysis, classifiers, conditions, images, num_samples, seed)
+    # 3. Write.
     out = Path(out)
     save_grid(images, out / "grid.png", columns=min(columns, num_samples))
     save_images(images, out / "images", [f"{i:05d}.png" for i in range(num_samples)])
@@ -170,21 +300,16 @@ def sample(
         "samples": num_samples,
     }
     _write_sequences(out / "sequences.parquet", sequences, {"genomekit": json.dumps(description)})
-    table = None
-    if classifiers_path is not None:
-        table = _score_against_unconditional(analysis, classifiers_path, conditions, images, num_samples, seed, device)
+    if table is not None:
         with atomic_write(out / "scores.csv", "w") as f:
             table.to_csv(f, index=False)
         description["scores"] = table.to_dict(orient="records")
+        description["classifiers"] = {"identity": classifiers.identity, "source": getattr(classifiers, "source", None)}
     write_json(out / "sample.json", description)
     return SampleResult(out=out, conditions=tuple(conditions), sequences=sequences, scores=table)
 
 
-def _score_against_unconditional(analysis, classifiers_path, conditions, images, n, seed, device) -> pd.DataFrame:
-    from classifiers import load_classifier_set
-
-    classifiers = load_classifier_set(classifiers_path, device, resolution=analysis.G.config.resolution)
-    check_classifier_attributes(classifiers, analysis.attributes)
+def _score_against_unconditional(analysis, classifiers, conditions, images, n, seed) -> pd.DataFrame:
     uncond_seqs = analysis.G.latent.sample(n, torch.Generator().manual_seed(seed)).cpu()
     probs, _ = classify(classifiers, images)
     uncond_probs, _ = classify(classifiers, render(analysis.G, uncond_seqs))
@@ -222,7 +347,7 @@ def check_classifier_attributes(classifiers, attributes: Sequence[str]) -> None:
 def evaluate_conditional(
     model: str | Path,
     stats_dir: str | Path,
-    classifiers_path: str | Path,
+    classifiers_path: str | Path | None,
     attributes: Sequence[str],
     temperatures: Sequence[float],
     num_samples: int,
@@ -232,6 +357,7 @@ def evaluate_conditional(
     device: str = "cpu",
     allow_other_model: bool = False,
     inception: nn.Module | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Table 4's form: for each attribute, value (present/absent) and temperature, the classifier accuracy
     of conditional samples and the Fréchet distance of their classifier features to unconditional ones.
@@ -239,27 +365,49 @@ def evaluate_conditional(
     With ``inception`` (``genomekit.metrics.load_inception()``), also their FID to the unconditional
     samples (column ``fid``): the papers' features, ~4 images/s per CPU core.
     Writes conditional.csv and conditional.png (accuracy vs FD, one line per attribute value).
+
+    Args:
+        classifiers_path: the classifier set that judges the samples; None = the set the statistics
+            were collected with (see ``load_stats_classifiers``).
+        attributes: attribute names (forgiving matching), at least one.
+        temperatures: at least one, each a finite number > 0.
+        progress: ``progress(description, total)`` returns ``update(images)``; called once, with the
+            number of images to generate. None = silent.
+
+    Every input is loaded and checked before the first image is generated; ``out`` is created only
+    when the table is complete.
     """
-    from classifiers import load_classifier_set
     from genomekit.metrics.fid import image_feature_stats
     from genomekit.metrics.frechet import FeatureStats, frechet_distance_from_stats
 
-    for t in temperatures:
-        check_temperature(t)
+    # 1. Check the values, then load and check every input.
+    temperatures = check_temperatures(temperatures)
+    if not attributes:
+        raise UserError("give at least one attribute to evaluate")
     if num_samples < 2:
-        raise UserError("--n must be at least 2 (a Fréchet distance needs a covariance)")
+        raise UserError(
+            f"the number of samples must be at least 2 (a Fréchet distance needs a covariance), got {num_samples}"
+        )
     analysis = load_analysis(model, stats_dir, device, allow_other_model)
-    classifiers = load_classifier_set(classifiers_path, device, resolution=analysis.G.config.resolution)
-    check_classifier_attributes(classifiers, analysis.attributes)
+    positives = []
+    for spec in attributes:
+        (positive,) = resolve_conditions([spec], analysis.attributes)
+        if positive.attribute not in [p.attribute for p in positives]:
+            positives.append(positive)
+    classifiers = load_stats_classifiers(
+        analysis.stats, classifiers_path, device, resolution=analysis.G.config.resolution, stats_dir=stats_dir
+    )
     names = list(classifiers.attribute_names)
+    total = num_samples * (1 + 2 * len(positives) * len(temperatures))
+    update = progress("evaluate-conditional", total) if progress is not None else None
+    # 2. Unconditional reference, then each attribute, value and temperature.
     uncond = analysis.G.latent.sample(num_samples, torch.Generator().manual_seed(seed + 1)).cpu()
-    uncond_images = render(analysis.G, uncond)
+    uncond_images = render(analysis.G, uncond, on_batch=update)
     uncond_probs, uncond_feats = classify(classifiers, uncond_images)
     reference = FeatureStats.from_features(uncond_feats)
     fid_reference = image_feature_stats(uncond_images, inception) if inception is not None else None
     rows = []
-    for spec in attributes:
-        (positive,) = resolve_conditions([spec], analysis.attributes)
+    for positive in positives:
         col = names.index(positive.attribute)
         for present in (True, False):
             condition = Condition(positive.attribute, positive.index, present)
@@ -268,7 +416,7 @@ def evaluate_conditional(
                 seqs = sample_conditional(
                     analysis.G.latent, analysis.p_attr, [condition], t, num_samples, torch.Generator().manual_seed(seed)
                 ).cpu()
-                images = render(analysis.G, seqs)
+                images = render(analysis.G, seqs, on_batch=update)
                 probs, feats = classify(classifiers, images)
                 if fid_reference is not None:
                     fid = {"fid": frechet_distance_from_stats(image_feature_stats(images, inception), fid_reference)}
@@ -286,6 +434,7 @@ def evaluate_conditional(
                         "samples": num_samples,
                     }
                 )
+    # 3. Write.
     table = pd.DataFrame(rows)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -394,59 +543,87 @@ def prune(
     num_samples: int = 2000,
     seed: int = 0,
     device: str = "cpu",
+    progress: Progress | None = None,
 ) -> PruneResult:
     """Replace each gene's ``count`` least real variants with copies of its most real ones (Appendix C),
-    write the pruned generator as an inference checkpoint and, given ``data`` and ``classifiers_path``,
-    report the Fréchet distance (classifier features) to the data before and after.
+    write the pruned generator as an inference checkpoint and, given ``data``, report the Fréchet
+    distance (classifier features) to the data before and after.
+
+    Args:
+        classifiers_path: the classifier set whose features the Fréchet distances use (only with
+            ``data``); None = the set the statistics were collected with.
+        num_samples: real images (at most the dataset's) and generated ones per Fréchet distance.
+        progress: ``progress(description, total)`` returns ``update(images)``; with ``data``, called
+            once with the number of images to classify (reals, then samples before and after). None = silent.
+
+    Every input (model and discriminator, statistics, dataset, classifier set) is loaded and checked
+    before anything is generated, and ``out`` is written last.
     """
+    from genomekit.data import open_dataset
     from genomekit.pruning import prune_genome, pruning_plan
     from genomekit.training import load_discriminator, save_inference_checkpoint
 
+    # 1. Load and check every input.
     analysis = load_analysis(model, stats_dir, device)
     V = analysis.G.latent.num_variants
     if not 0 <= count <= V // 2:
-        raise UserError(f"--count must be between 0 and V/2 = {V // 2} for this genome, got {count}")
+        raise UserError(
+            f"the number of variants to replace per gene must be between 0 and V/2 = {V // 2} for this genome, "
+            f"got {count}"
+        )
+    D = load_discriminator(model, device)
+    measure = data is not None
+    if measure:
+        if num_samples < 2:
+            raise UserError(f"the number of samples must be at least 2 for a Fréchet distance, got {num_samples}")
+        dataset = open_dataset(data)
+        if min(num_samples, len(dataset)) < 2:
+            raise UserError(f"{data} has {len(dataset)} image(s); a Fréchet distance needs at least 2")
+        classifiers = load_stats_classifiers(
+            analysis.stats,
+            classifiers_path,
+            device,
+            resolution=analysis.G.config.resolution,
+            stats_dir=stats_dir,
+            check_attributes=False,  # only its features are used
+        )
+    # 2. Plan, measure before, prune, measure after.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         realness = realness_given_variant(analysis.stats.totals.realness_sums, analysis.stats.totals.counts, 0)
     targets, sources = pruning_plan(realness, count)
     fd_before = fd_after = None
-    measure = data is not None and classifiers_path is not None
     if measure:
-        from classifiers import load_classifier_set
-
-        classifiers = load_classifier_set(classifiers_path, device, resolution=analysis.G.config.resolution)
-        real_stats = _real_feature_stats(data, classifiers, num_samples, seed)
-        fd_before = _fd_to_real(analysis.G, classifiers, real_stats, seed)
+        n = min(num_samples, len(dataset))
+        update = progress("prune: Fréchet distances", 3 * n) if progress is not None else None
+        real_stats = _real_feature_stats(dataset, classifiers, n, seed, update)
+        fd_before = _fd_to_real(analysis.G, classifiers, real_stats, seed, update)
     pruned = analysis.G
     prune_genome(pruned.latent, targets.to(device), sources.to(device))
     if measure:
-        fd_after = _fd_to_real(pruned, classifiers, real_stats, seed)
-    D = load_discriminator(model, device)
+        fd_after = _fd_to_real(pruned, classifiers, real_stats, seed, update)
+    # 3. Write.
     record = {"count": count, "stats": str(stats_dir), "source_model": str(model)}
     save_inference_checkpoint(out, pruned, D, extra={"pruning": json.dumps(record)})
     return PruneResult(out=Path(out), count=count, fd_before=fd_before, fd_after=fd_after, samples=num_samples)
 
 
-def _real_feature_stats(data, classifiers, num_samples: int, seed: int):
-    """Classifier-feature statistics of up to ``num_samples`` real images drawn with ``seed``."""
-    from genomekit.data import open_dataset
+def _real_feature_stats(dataset, classifiers, n: int, seed: int, update: Callable[[int], object] | None = None):
+    """Classifier-feature statistics of ``n`` real images of ``dataset`` drawn with ``seed``."""
     from genomekit.metrics.frechet import FeatureStats
 
-    dataset = open_dataset(data)
-    n = min(num_samples, len(dataset))
-    if n < 2:
-        raise UserError(f"{data} has too few images for a Fréchet distance")
     index = np.random.default_rng(seed).choice(len(dataset), n, replace=False)
     reals = torch.stack([dataset[int(i)] for i in index]).float() / 127.5 - 1
     _, real_feats = classify(classifiers, reals)
+    if update is not None:
+        update(n)
     return FeatureStats.from_features(real_feats)
 
 
-def _fd_to_real(G, classifiers, real_stats, seed: int) -> float:
+def _fd_to_real(G, classifiers, real_stats, seed: int, update: Callable[[int], object] | None = None) -> float:
     """Fréchet distance (classifier features) between as many samples of G as real images and the reals."""
     from genomekit.metrics.frechet import FeatureStats, frechet_distance_from_stats
 
     seqs = G.latent.sample(real_stats.count, torch.Generator().manual_seed(seed)).cpu()
-    _, fake_feats = classify(classifiers, render(G, seqs))
+    _, fake_feats = classify(classifiers, render(G, seqs, on_batch=update))
     return frechet_distance_from_stats(FeatureStats.from_features(fake_feats), real_stats)

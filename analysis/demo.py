@@ -13,8 +13,9 @@ Steps, each resumable (re-running skips what is complete):
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,27 @@ class DemoResult:
 
 def sample_dir_name(condition: str, temperature: float) -> str:
     return f"{condition}_T{temperature:g}"
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool) -> Iterator[Callable[[str, int], Callable[[int], object]] | None]:
+    """A ``progress(description, total) -> update(n)`` factory of tqdm bars (closed after the block), or None."""
+    if not enabled:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bars: list = []
+
+    def make_bar(description: str, total: int) -> Callable[[int], object]:
+        bars.append(tqdm(total=total, desc=description, leave=False, dynamic_ncols=True))
+        return bars[-1].update
+
+    try:
+        yield make_bar
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def run_demo(
@@ -105,8 +127,18 @@ def run_demo(
     report_dir = out / "report"
     say(f"[2/{steps}] report: gene scores, polar plot, correlations, gene edits -> {report_dir}")
     if not reference.exists():
-        write_synth_faces(reference, REFERENCE_FACES, 32, REFERENCE_SEED, progress=False)
-    write_report(stats_dir, report_dir, model=model, data=reference, edit_attributes=names, device=device, seed=seed)
+        write_synth_faces(reference, REFERENCE_FACES, 32, REFERENCE_SEED, progress=progress)
+    with progress_bars(progress) as bars:
+        write_report(
+            stats_dir,
+            report_dir,
+            model=model,
+            data=reference,
+            edit_attributes=names,
+            device=device,
+            seed=seed,
+            progress=bars,
+        )
 
     say(
         f"[3/{steps}] conditional samples (eq. 6): {', '.join(names)} and their absence at T = "

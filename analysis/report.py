@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,9 +160,11 @@ def correlation_from_moments(count: int, total: np.ndarray, outer: np.ndarray, n
     return pd.DataFrame(corr, index=list(names), columns=list(names))
 
 
-def score_moments(stats_dir: Path, manifest: dict, attributes: Sequence[str]) -> tuple[int, np.ndarray, np.ndarray]:
+def score_moments(
+    stats_dir: Path, manifest: dict, attributes: Sequence[str], on_shard: Callable[[int], object] | None = None
+) -> tuple[int, np.ndarray, np.ndarray]:
     """Count, sum (A,) and sum of outer products (A, A) of the per-sample classifier outputs, streamed
-    shard by shard (memory holds one shard)."""
+    shard by shard (memory holds one shard). ``on_shard`` is called with each shard's row count."""
     num_genes = int(manifest["identity"]["genome_shape"][0])
     a = len(attributes)
     count, total, outer = 0, np.zeros(a), np.zeros((a, a))
@@ -172,6 +174,8 @@ def score_moments(stats_dir: Path, manifest: dict, attributes: Sequence[str]) ->
         count += len(x)
         total += x.sum(0)
         outer += x.T @ x
+        if on_shard is not None:
+            on_shard(len(x))
     return count, total, outer
 
 
@@ -258,33 +262,59 @@ def write_report(
     device: str = "cpu",
     seed: int = 0,
     min_count: int = 50,
+    allow_other_model: bool = False,
+    progress: Callable[[str, int], Callable[[int], object]] | None = None,
 ) -> ReportResult:
     """Write the report of a stats directory into ``out`` (see the module docstring for the files).
 
     Args:
         stats_dir: a complete stats directory from `genomekit collect-stats`.
         out: output directory.
-        model: the checkpoint the statistics came from, for gene-edit figures.
+        model: the checkpoint the statistics came from, for gene-edit figures: a Genome model of the
+            statistics' genome shape and model identity (see ``allow_other_model``).
         data: a labelled dataset, for the real-label correlation matrix.
-        edit_attributes: canonical attribute names for gene-edit figures (default: the four whose top
-            gene scores highest).
+        edit_attributes: attribute names for gene-edit figures (forgiving matching; default: the four
+            whose top gene scores highest).
         seed: fixes the base sample of the gene-edit figures.
+        allow_other_model: accept a model of another identity (e.g. pruned from the one measured).
+        progress: ``progress(description, total)`` returns ``update(n)``: called for the shards read
+            (n = samples) and, with ``model``, for the gene-edit images (n = images). None = silent.
+
+    Every input (statistics and their shards, model, attribute names, dataset) is loaded and checked
+    before anything is written.
     """
     import warnings
 
+    from classifiers.attributes import resolve_attributes
+
+    # 1. Load and check every input.
     stats_dir, out = Path(stats_dir), Path(out)
     stats = load_stats(stats_dir)
     attributes = list(stats.attributes)
+    G = None
+    if model is not None:
+        from analysis.conditional import check_genome_model, check_model_matches_stats
+        from genomekit.training import load_generator
+
+        G = load_generator(model, device)
+        check_genome_model(G, model, "drawing gene-edit figures")
+        check_model_matches_stats(G, model, stats, stats_dir, allow_other_model)
+        edit_attributes = list(resolve_attributes(list(edit_attributes), attributes))
+    corr_real = real_correlation(data, attributes) if data is not None else None
+
+    # 2. Compute.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # under-sampled variants are listed in the page instead
         p_attr = attribute_given_variant(stats.totals.sums, stats.totals.counts, min_count=0)
     scores = gene_standard_scores(p_attr)
-    count, total, outer = score_moments(stats_dir, stats.manifest, attributes)
+    on_shard = progress("report: reading shards", stats.samples) if progress is not None else None
+    count, total, outer = score_moments(stats_dir, stats.manifest, attributes, on_shard)
     variance = torch.from_numpy(np.clip(outer.diagonal() / count - (total / count) ** 2, 0, None))  # (A,)
     floors = noise_floor(p_attr, stats.totals.counts, variance)  # (A,)
+
+    # 3. Write.
     files: list[str] = []
     out.mkdir(parents=True, exist_ok=True)
-
     frame = scores_frame(scores, attributes)
     frame["noise_floor"] = frame["attribute"].map(dict(zip(attributes, floors.tolist(), strict=True)))
     _write_csv(frame, out / "scores.csv")
@@ -299,33 +329,36 @@ def write_report(
     _write_csv(corr_gen, out / "correlation_generated.csv", index=True)
     correlation_heatmap(corr_gen, out / "correlation_generated.png", f"Generated samples (N={stats.samples:,})")
     files += ["correlation_generated.csv", "correlation_generated.png"]
-    corr_real = real_correlation(data, attributes) if data is not None else None
     if corr_real is not None:
         _write_csv(corr_real, out / "correlation_real.csv", index=True)
         correlation_heatmap(corr_real, out / "correlation_real.png", f"Real labels ({Path(data).name})")
         files += ["correlation_real.csv", "correlation_real.png"]
 
     edits: list[tuple[str, str, int, int]] = []
-    if model is not None:
-        from genomekit.training import load_generator
-
-        G = load_generator(model, device)
+    if G is not None:
         if not edit_attributes:
             best = scores.max(dim=0).values
             edit_attributes = [attributes[i] for i in torch.argsort(best, descending=True)[:4].tolist()]
+        per_figure = 2 * EDIT_VARIANTS  # the top gene's row and the least important gene's row
+        on_edit = progress("report: gene edits", per_figure * len(edit_attributes)) if progress is not None else None
         base = G.sample_codes(1, torch.Generator().manual_seed(seed))[0].cpu()
         for name in edit_attributes:
             index = attributes.index(name)
             file = f"gene_edit_{name}.png"
-            g_top, g_low = gene_edit_figure(G, base, p_attr, scores, index, name, out / file)
+            g_top, g_low = gene_edit_figure(G, base, p_attr, scores, index, name, out / file, EDIT_VARIANTS)
             edits.append((name, file, g_top, g_low))
             files.append(file)
+            if on_edit is not None:
+                on_edit(per_figure)
 
     counts = stats.totals.counts
     low_variants = int((counts < min_count).sum())
     _write_pages(out, stats_dir, stats, attributes, top, corr_real is not None, edits, low_variants, min_count)
     files += ["index.md", "index.html"]
     return ReportResult(out=out, files=tuple(files))
+
+
+EDIT_VARIANTS = 7  # variants per row of a gene-edit figure
 
 
 def _write_pages(out, stats_dir, stats, attributes, top, has_real, edits, low_variants, min_count) -> None:

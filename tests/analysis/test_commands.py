@@ -208,7 +208,8 @@ def test_sample_follows_eq6(world, tmp_path):
     "extra, message",
     [
         (["--attr", "smilng"], "did you mean: Smiling"),
-        (["--attr", "smiling", "--temp", "0"], "--temp must be > 0"),
+        (["--attr", "smiling", "--temp", "0"], "must be a finite number > 0"),
+        (["--attr", "smiling", "--temp", "inf"], "must be a finite number > 0"),
         (["--attr", "smiling", "--attr", "no-smiling"], "both present and absent"),
     ],
 )

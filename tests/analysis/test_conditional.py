@@ -1,0 +1,197 @@
+"""analysis.conditional: inputs checked before anything is generated or written; the classifier set
+the statistics were collected with; temperatures; progress."""
+
+import json
+import math
+import shutil
+
+import pandas as pd
+import pytest
+
+from analysis.conditional import (
+    check_temperature,
+    evaluate_conditional,
+    load_stats_classifiers,
+    prune,
+    sample,
+)
+from genomekit.errors import UserError
+from genomekit.stats import classifier_source, load_stats
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def edit_manifest(stats, **changes):
+    """Rewrite fields of the manifest (None deletes one); ``classifiers`` sets the classifier identity."""
+    manifest = json.loads((stats / "manifest.json").read_text())
+    if "classifiers" in changes:
+        manifest["identity"]["classifiers"] = changes.pop("classifiers")
+    for key, value in changes.items():
+        if value is None:
+            manifest.pop(key, None)
+        else:
+            manifest[key] = value
+    (stats / "manifest.json").write_text(json.dumps(manifest))
+
+
+# -- temperatures --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 0.0, -1.0, "warm"])
+def test_temperatures_must_be_finite_and_positive(value):
+    with pytest.raises(UserError, match="temperature must be a finite number > 0, got"):
+        check_temperature(value)
+
+
+def test_temperature_messages_name_the_value():
+    with pytest.raises(UserError, match=r"temperature must be a finite number > 0, got inf\b"):
+        check_temperature(float("inf"))
+    with pytest.raises(UserError, match=r"got nan\b"):
+        check_temperature(float("nan"))
+    assert check_temperature(0.5) == 0.5 and check_temperature(1) == 1.0
+
+
+def test_sample_refuses_an_infinite_temperature_before_anything(tiny_world, tmp_path, no_generation):
+    with pytest.raises(UserError, match="got inf"):
+        sample(tiny_world["model"], tiny_world["stats"], ["smiling"], float("inf"), 4, tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    ("attributes", "temperatures", "message"),
+    [
+        (["male"], [], "at least one temperature"),
+        (["male"], [1.0, float("nan")], "got nan"),
+        ([], [1.0], "at least one attribute"),
+        (["male", "smilng"], [1.0], "did you mean: Smiling"),
+    ],
+)
+def test_evaluate_conditional_checks_its_values_before_anything(
+    tiny_world, tmp_path, no_generation, attributes, temperatures, message
+):
+    out = tmp_path / "e"
+    with pytest.raises(UserError, match=message):
+        evaluate_conditional(tiny_world["model"], tiny_world["stats"], None, attributes, temperatures, 4, out)
+    assert not out.exists()
+
+
+# -- the classifier set of the statistics --------------------------------------------------------
+
+
+def test_the_recorded_classifier_set_is_used_when_none_is_given(tiny_world):
+    stats = load_stats(tiny_world["stats"])
+    assert classifier_source(stats) == str(tiny_world["clf"].resolve())
+    found = load_stats_classifiers(stats, None)
+    assert found.identity == stats.identity.classifiers and found.source == str(tiny_world["clf"].resolve())
+
+
+def test_sample_scores_with_the_recorded_set_by_default(tiny_world, tmp_path):
+    result = sample(tiny_world["model"], tiny_world["stats"], ["smiling"], 0.5, 4, tmp_path / "s", score=True)
+    assert list(result.scores["attribute"]) == ["Smiling"]
+    info = json.loads((tmp_path / "s" / "sample.json").read_text())
+    assert info["classifiers"]["source"] == str(tiny_world["clf"].resolve())
+    explicit = sample(
+        tiny_world["model"],
+        tiny_world["stats"],
+        ["smiling"],
+        0.5,
+        4,
+        tmp_path / "x",
+        classifiers_path=tiny_world["clf"],
+    )
+    pd.testing.assert_frame_equal(explicit.scores, result.scores)
+    unscored = sample(tiny_world["model"], tiny_world["stats"], ["smiling"], 0.5, 4, tmp_path / "u")
+    assert unscored.scores is None and not (tmp_path / "u" / "scores.csv").exists()
+
+
+def test_a_moved_or_changed_set_is_a_user_error_naming_the_identity(tiny_world, stats_copy, tmp_path, no_generation):
+    stats = load_stats(stats_copy)
+    wanted = stats.identity.classifiers
+    moved = tmp_path / "moved-clf"
+    edit_manifest(stats_copy, classifier_source=str(moved))
+    with pytest.raises(UserError, match=f"identity {wanted}, recorded as {moved}, which cannot be loaded now"):
+        sample(tiny_world["model"], stats_copy, ["smiling"], 0.5, 4, tmp_path / "s", score=True)
+    shutil.copytree(tiny_world["other_clf"], moved)  # same attributes, other weights
+    with pytest.raises(UserError, match="which now holds another set"):
+        sample(tiny_world["model"], stats_copy, ["smiling"], 0.5, 4, tmp_path / "s", score=True)
+    edit_manifest(stats_copy, classifier_source=None)  # a manifest from before the source was recorded
+    with pytest.raises(UserError, match=f"identity {wanted}, which genomekit did not record"):
+        evaluate_conditional(tiny_world["model"], stats_copy, None, ["male"], [1.0], 4, tmp_path / "e")
+    assert not (tmp_path / "s").exists() and not (tmp_path / "e").exists()
+
+
+def test_statistics_of_the_shipped_set_find_it_without_a_recorded_source(tiny_world, stats_copy, tmp_path):
+    from classifiers import read_classifier_info
+
+    shipped = read_classifier_info("default-32")["identity"]
+    edit_manifest(stats_copy, classifiers=shipped, classifier_source=None)
+    found = load_stats_classifiers(load_stats(stats_copy), None)
+    assert found.identity == shipped and found.source == "default-32"
+    edit_manifest(stats_copy, classifier_source="/nowhere/any-more")
+    assert load_stats_classifiers(load_stats(stats_copy), None).identity == shipped
+
+
+@pytest.mark.parametrize(
+    ("classifiers", "message"),
+    [("few_clf", "lacks attributes of the statistics \\(Eyeglasses, Male\\)"), ("nowhere", "not found")],
+)
+def test_a_bad_classifier_set_is_refused_before_anything_is_generated(
+    tiny_world, tmp_path, no_generation, classifiers, message
+):
+    path = tiny_world.get(classifiers, tmp_path / classifiers)
+    with pytest.raises(UserError, match=message):
+        sample(tiny_world["model"], tiny_world["stats"], ["smiling"], 0.5, 4, tmp_path / "s", classifiers_path=path)
+    with pytest.raises(UserError, match=message):
+        evaluate_conditional(tiny_world["model"], tiny_world["stats"], path, ["male"], [1.0], 4, tmp_path / "e")
+    assert not (tmp_path / "s").exists() and not (tmp_path / "e").exists()
+
+
+def test_damaged_statistics_are_refused_before_anything(tiny_world, stats_copy, tmp_path, no_generation):
+    (stats_copy / "shards" / "part-00001.parquet").unlink()
+    with pytest.raises(UserError, match="shard shards/part-00001.parquet is missing"):
+        sample(tiny_world["model"], stats_copy, ["smiling"], 0.5, 4, tmp_path / "s")
+    with pytest.raises(UserError, match="shard shards/part-00001.parquet is missing"):
+        prune(tiny_world["model"], stats_copy, 2, tmp_path / "p.safetensors")
+    assert not (tmp_path / "s").exists() and not (tmp_path / "p.safetensors").exists()
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+
+def test_evaluate_conditional_reports_progress_in_images(tiny_world, tmp_path, bars):
+    table = evaluate_conditional(
+        tiny_world["model"], tiny_world["stats"], None, ["male", "smiling"], [1.0, 0.5], 4, tmp_path / "e",
+        progress=bars,
+    )  # fmt: skip
+    assert len(table) == 2 * 2 * 2
+    assert bars.totals == {"evaluate-conditional": 4 * (1 + 2 * 2 * 2)} and bars.done == bars.totals
+
+
+# -- prune ---------------------------------------------------------------------------------------
+
+
+def test_prune_checks_the_data_and_classifiers_before_generating(tiny_world, tmp_path, no_generation):
+    out = tmp_path / "p.safetensors"
+    with pytest.raises(UserError):
+        prune(tiny_world["model"], tiny_world["stats"], 2, out, data=tmp_path / "no-data")
+    with pytest.raises(UserError, match="not found"):
+        prune(
+            tiny_world["model"], tiny_world["stats"], 2, out, data=tiny_world["data"], classifiers_path=tmp_path / "x"
+        )
+    with pytest.raises(UserError, match="V/2 = 4"):
+        prune(tiny_world["model"], tiny_world["stats"], 5, out, data=tiny_world["data"])
+    assert not out.exists()
+
+
+def test_prune_measures_with_the_recorded_set_and_reports_progress(tiny_world, tmp_path, bars):
+    result = prune(
+        tiny_world["model"], tiny_world["stats"], 2, tmp_path / "p.safetensors", data=tiny_world["data"],
+        num_samples=10, progress=bars,
+    )  # fmt: skip
+    assert result.fd_before is not None and result.fd_after is not None and result.fd_after != result.fd_before
+    assert bars.totals == {"prune: Fréchet distances": 3 * 10} and bars.done == bars.totals
+    explicit = prune(
+        tiny_world["model"], tiny_world["stats"], 2, tmp_path / "q.safetensors", data=tiny_world["data"],
+        classifiers_path=tiny_world["clf"], num_samples=10,
+    )  # fmt: skip
+    assert explicit.fd_before == pytest.approx(result.fd_before)

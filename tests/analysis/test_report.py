@@ -1,0 +1,76 @@
+"""analysis.report.write_report: inputs are checked before anything is written; progress."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis.report import write_report
+from genomekit.errors import UserError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def damage(stats, part, how):
+    path = stats / "shards" / part
+    if how == "corrupt":
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [("corrupt", "is corrupt (sha256 mismatch)"), ("truncated", "is truncated"), ("missing", "is missing")],
+)
+def test_a_damaged_shard_is_one_user_error_before_anything_is_written(stats_copy, tmp_path, how, reason):
+    damage(stats_copy, "part-00002.parquet", how)
+    out = tmp_path / "report"
+    with pytest.raises(UserError) as caught:
+        write_report(stats_copy, out)
+    assert f"shard shards/part-00002.parquet {reason}" in str(caught.value)
+    assert "rerun the collect-stats command that created it" in str(caught.value)
+    assert not out.exists()
+
+
+def test_the_model_must_be_the_one_the_statistics_came_from(tiny_world, tmp_path):
+    out = tmp_path / "report"
+    with pytest.raises(UserError, match="collected from another model .* --allow-other-model"):
+        write_report(tiny_world["stats"], out, model=tiny_world["other"])
+    with pytest.raises(UserError, match=r"genome of shape \(G, V, D\) = \(4, 8, 4\), but .* has \(4, 16, 4\)"):
+        write_report(tiny_world["stats"], out, model=tiny_world["other_shape"])
+    with pytest.raises(UserError, match="mapping-network model; drawing gene-edit figures needs a Genome model"):
+        write_report(tiny_world["stats"], out, model=tiny_world["mapping"])
+    with pytest.raises(UserError, match="unknown attribute 'smilng'; did you mean: Smiling"):
+        write_report(tiny_world["stats"], out, model=tiny_world["model"], edit_attributes=["smilng"])
+    with pytest.raises(UserError):
+        write_report(tiny_world["stats"], out, data=tmp_path / "no-such-data")
+    assert not out.exists()
+    result = write_report(
+        tiny_world["stats"], out, model=tiny_world["other"], edit_attributes=["male"], allow_other_model=True
+    )
+    assert "gene_edit_Male.png" in result.files and (out / "gene_edit_Male.png").is_file()
+
+
+def test_progress_counts_the_shards_read_and_the_gene_edit_images(tiny_world, tmp_path, bars, capsys):
+    write_report(
+        tiny_world["stats"], tmp_path / "r", model=tiny_world["model"], edit_attributes=["smiling", "male"],
+        progress=bars,
+    )  # fmt: skip
+    assert bars.totals == {"report: reading shards": 512, "report: gene edits": 2 * 2 * 7}
+    assert bars.done == bars.totals
+    write_report(tiny_world["stats"], tmp_path / "quiet")  # default: silent
+    assert capsys.readouterr().err == ""
+    scores = pd.read_csv(tmp_path / "quiet" / "scores.csv")
+    assert len(scores) == 4 * 3
+
+
+def test_statistics_from_before_the_classifier_source_still_report(stats_copy, tmp_path):
+    manifest = json.loads((stats_copy / "manifest.json").read_text())
+    del manifest["classifier_source"]
+    (stats_copy / "manifest.json").write_text(json.dumps(manifest))
+    assert "index.html" in write_report(stats_copy, tmp_path / "r").files
