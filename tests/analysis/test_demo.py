@@ -70,7 +70,7 @@ def test_demo_rerun_resumes_without_regenerating(tiny, demo_run):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (("--temps", "0.5,0"), "--temp must be > 0"),
+        (("--temps", "0.5,0"), "must be a finite number > 0"),
         (("--attr", "smilling_x"), "unknown attribute"),
         (("--samples", "0"), "--samples must be at least 1"),
         (("--temps", "a,b"), "comma-separated"),
