@@ -481,10 +481,17 @@ def parse_sequence(text: str, genome, what: str) -> Tensor:
         values = [int(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
         raise UserError(f"{what}: give 'seed:N' or {genome.num_genes} comma-separated variant indices") from None
-    if len(values) != genome.num_genes or not all(0 <= v < genome.num_variants for v in values):
+    if len(values) != genome.num_genes:
         raise UserError(
             f"{what}: a gene sequence has {genome.num_genes} variant indices in [0, {genome.num_variants}), "
             f"got {len(values)} values"
+        )
+    outside = [(gene, v) for gene, v in enumerate(values) if not 0 <= v < genome.num_variants]
+    if outside:
+        shown = ", ".join(f"gene {gene}: {v}" for gene, v in outside[:4])
+        raise UserError(
+            f"{what}: variant indices must be in [0, {genome.num_variants}); {len(outside)} are not ({shown}"
+            f"{', ...' if len(outside) > 4 else ''})"
         )
     return torch.tensor(values, dtype=torch.int64)
 

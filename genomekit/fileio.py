@@ -78,23 +78,30 @@ def _directory_mode() -> int:
 
 
 @contextlib.contextmanager
-def staged_directory(path: str | Path) -> Iterator[Path]:
+def staged_directory(path: str | Path, *, create: bool = True) -> Iterator[Path]:
     """A temporary directory beside ``path`` to fill; after the block it replaces ``path``.
 
     A reader (or a later run) sees the old directory or the complete new one: on an exception,
     Ctrl-C included, the temporary directory is removed and ``path`` is left as it was. An
     existing ``path`` is swapped out by two renames and then deleted, so the caller decides
-    beforehand whether it may be replaced.
+    beforehand whether it may be replaced. With ``create=False`` the temporary directory is only
+    named, not made: the writer creates it when it writes its first file, so a block that fails
+    before writing anything leaves the disk untouched.
     """
+    import uuid
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
     try:
         yield tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, _directory_mode())
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / path.name)
+            old = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.old"
+            os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
         else:

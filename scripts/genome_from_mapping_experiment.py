@@ -44,7 +44,7 @@ def run(*args: object) -> str:
 
 def fd_classifier(model: Path | str, real: Path) -> float:
     out = run("metrics", "fid", "--model", model, "--data", real, "--features", "classifier",
-              "--classifiers", "default", "--num", 10_000, "--no-progress")  # fmt: skip
+              "--classifiers", "default", "--samples", 10_000, "--no-progress")  # fmt: skip
     line = next(line for line in out.splitlines() if line.startswith("FD_cls"))
     return float(line.split()[1])
 
@@ -60,7 +60,7 @@ def top_gene_spread(stats_dir: Path) -> dict:
 def table4(model: Path, stats_dir: Path, out: Path) -> dict:
     attrs = [a for name in PAPER_ATTRIBUTES for a in ("--attr", name)]
     run("evaluate-conditional", "--model", model, "--stats", stats_dir, "--out", out, *attrs,
-        "--temps", "1.0,0.5,0.3", "--n", 64)  # fmt: skip
+        "--temps", "1.0,0.5,0.3", "--samples", 64)  # fmt: skip
     table = pd.read_csv(out / "conditional.csv")
     mean = table.groupby("temperature")["accuracy"].mean()
     pivot = table.pivot_table(index=["attribute", "value"], columns="temperature", values="accuracy")
@@ -92,7 +92,7 @@ def main() -> None:
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     real = out / "faces32_first10k.zip"
     if not real.is_file():  # the first 10k of the shipped models' training set (synth-faces seed 0)
-        run("data", "synth-faces", real, "--count", 10_000, "--resolution", 32, "--seed", 0)
+        run("data", "synth-faces", "--out", real, "--images", 10_000, "--resolution", 32, "--seed", 0)
     if args.baselines:
         results["default-mapping"] = {"arm": "default-mapping", "fd_classifier": fd_classifier("default-mapping", real)}
         results["default"] = evaluate("default", "default", out, real)
@@ -109,7 +109,7 @@ def main() -> None:
         results_path.write_text(json.dumps(results, indent=2))
     stages = [float(k) for k in args.finetune.split(",") if k]
     if stages and not (out / "faces32_50k.zip").is_file():  # the shipped models' training set
-        run("data", "synth-faces", out / "faces32_50k.zip", "--count", 50_000, "--resolution", 32, "--seed", 0)
+        run("data", "synth-faces", "--out", out / "faces32_50k.zip", "--images", 50_000, "--resolution", 32, "--seed", 0)
     for kimg in stages:
         name = f"{args.finetune_arm}-ft{kimg:g}"
         model = out / f"{name}.safetensors"

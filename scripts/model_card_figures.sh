@@ -9,13 +9,13 @@ GK=.venv/bin/genomekit
 RUNS=${RUNS:-runs/default}
 OUT=${OUT:-$RUNS/card}
 mkdir -p "$OUT"
-[ -f "$RUNS/faces32.zip" ] || $GK data synth-faces "$RUNS/faces32.zip" --count 50000 --resolution 32 --seed 0
+[ -f "$RUNS/faces32.zip" ] || $GK data synth-faces --out "$RUNS/faces32.zip" --images 50000 --resolution 32 --seed 0
 for m in default default-mapping; do
   $GK metrics fid --model $m --data "$RUNS/faces32.zip" --features classifier --classifiers default \
-    --num 10000 --num-real 10000 --no-progress | tee "$OUT/fd_$m.txt"
+    --samples 10000 --real-samples 10000 --no-progress | tee "$OUT/fd_$m.txt"
 done
 $GK collect-stats --model default --samples 100000 --out "$OUT/stats" --no-progress
 $GK report "$OUT/stats" --out "$OUT/report" --model default --data "$RUNS/faces32.zip"
 $GK evaluate-conditional --model default --stats "$OUT/stats" --out "$OUT/eval" \
-  --attr smiling --attr eyeglasses --attr blond-hair --attr male --n 512
+  --attr smiling --attr eyeglasses --attr blond-hair --attr male --samples 512
 $GK probe --genome default --mapping default-mapping --samples 20000 --out "$OUT/probes" --no-progress

@@ -10,11 +10,11 @@ GK=.venv/bin/genomekit
 RUNS=${RUNS:-runs/default}
 KIMG=${KIMG:-320}
 mkdir -p "$RUNS"
-[ -f "$RUNS/faces32.zip" ] || $GK data synth-faces "$RUNS/faces32.zip" --count 50000 --resolution 32 --seed 0
+[ -f "$RUNS/faces32.zip" ] || $GK data synth-faces --out "$RUNS/faces32.zip" --images 50000 --resolution 32 --seed 0
 common=(--data "$RUNS/faces32.zip" --resolution 32 --batch 32 --kimg "$KIMG" --snap 10 --channel-base 1024 --no-noise)
 resume() { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 OMP_NUM_THREADS=1 $GK train --out "$RUNS/genome" --latent genome --variants 64 "${common[@]}" $(resume "$RUNS/genome") &
 OMP_NUM_THREADS=1 $GK train --out "$RUNS/mapping" --latent mapping "${common[@]}" $(resume "$RUNS/mapping") &
 wait
-$GK export "$RUNS/genome/checkpoint.safetensors" genomekit/assets/models/synth_faces_genome.safetensors
-$GK export "$RUNS/mapping/checkpoint.safetensors" genomekit/assets/models/synth_faces_mapping.safetensors
+$GK export "$RUNS/genome/checkpoint.safetensors" --out genomekit/assets/models/synth_faces_genome.safetensors
+$GK export "$RUNS/mapping/checkpoint.safetensors" --out genomekit/assets/models/synth_faces_mapping.safetensors

@@ -11,7 +11,7 @@ KIMG=${DEMO_KIMG:-12}
 RES=${DEMO_RESOLUTION:-32}
 GK=.venv/bin/genomekit
 DATA="$OUT/synth-faces-${RES}px.zip"
-[ -f "$DATA" ] || $GK data synth-faces "$DATA" --count "$COUNT" --resolution "$RES" --seed 1
+[ -f "$DATA" ] || $GK data synth-faces --out "$DATA" --images "$COUNT" --resolution "$RES" --seed 1
 $GK data info "$DATA" | head -n 8
 RESUME=()
 [ -f "$OUT/genome/checkpoint.safetensors" ] && RESUME=(--resume)

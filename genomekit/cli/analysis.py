@@ -8,61 +8,99 @@ from typing import Annotated
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, parse_temperatures, resolve_device, setup_logging
+from genomekit.cli.common import (
+    Device,
+    Seed,
+    check_output_file,
+    check_positive,
+    check_temperature,
+    command,
+    option_or_positional,
+    parse_temperatures,
+    progress_bars,
+    resolve_device,
+    setup_logging,
+    split_names,
+    staged_output,
+)
+from genomekit.errors import UserError
 
 Model = Annotated[Path, typer.Option(help="Genome checkpoint (training or inference), or 'default' (the shipped one).")]
 StatsDir = Annotated[Path, typer.Option("--stats", help="Stats directory from `genomekit collect-stats`.")]
 Classifiers = Annotated[
-    str, typer.Option(help="Classifier set directory, or 'default' (the shipped set for the model's resolution).")
+    str | None,
+    typer.Option(
+        help="Classifier set directory, or 'default' (the shipped set for the model's resolution); "
+        "default: the set the statistics were collected with."
+    ),
 ]
 AllowOther = Annotated[
     bool, typer.Option(help="Accept statistics collected from another model of the same genome shape.")
 ]
+Attr = Annotated[
+    list[str] | None,
+    typer.Option(help="Attribute; 'no-X' or 'X=0' for absent. Repeatable, or comma-separated."),
+]
+SAMPLES_ALIASES = {"--n": "--samples", "--num": "--samples"}
 
 
 @command(app, "report")
 def report_command(
-    stats: Annotated[Path, typer.Argument(help="Stats directory from `genomekit collect-stats`.")],
-    out: Annotated[Path, typer.Option(help="Directory for the figures, tables and index.html.")],
+    out: Annotated[Path, typer.Option(help="Directory for the figures, tables and index.html (replaced).")],
+    stats: Annotated[
+        Path | None, typer.Option("--stats", help="Stats directory from `genomekit collect-stats`.")
+    ] = None,
     model: Annotated[Path | None, typer.Option(help="The checkpoint (or 'default'), for gene-edit figures.")] = None,
     data: Annotated[Path | None, typer.Option(help="Labelled dataset, for the real-label correlations.")] = None,
-    attr: Annotated[list[str] | None, typer.Option(help="Attributes for gene-edit figures (repeatable).")] = None,
+    attr: Attr = None,
+    allow_other_model: AllowOther = False,
     seed: Seed = 0,
     device: Device = "auto",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    stats_positional: Annotated[Path | None, typer.Argument(hidden=True, metavar="[STATS]")] = None,
 ) -> None:
     """Gene standard scores, polar plot, heatmap, attribute correlations and gene edits of a genome.
 
     Example:
 
-        genomekit report stats/ --out report/ --model runs/genome/checkpoint.safetensors --data faces.zip
+        genomekit report --stats stats/ --out report/ --model default
     """
     from analysis.conditional import resolve_conditions
     from analysis.report import write_report
     from genomekit.stats import load_stats
 
     setup_logging()
+    stats = option_or_positional(stats, stats_positional, "--stats", "the statistics directory")
+    device = resolve_device(device)
     edit = []
+    attributes = load_stats(stats).attributes
     if attr:
-        attributes = load_stats(stats).attributes
-        edit = [c.attribute for c in resolve_conditions(attr, attributes)]
-    result = write_report(
-        stats, out, model=model, data=data, edit_attributes=edit, device=resolve_device(device), seed=seed
-    )
-    typer.echo(f"wrote {len(result.files)} files; open {result.out / 'index.html'}")
+        edit = [c.attribute for c in resolve_conditions(split_names(attr), attributes)]
+    with staged_output(out, "report") as tmp, progress_bars(progress) as bar:
+        result = write_report(
+            stats,
+            tmp,
+            model=model,
+            data=data,
+            edit_attributes=edit,
+            device=device,
+            seed=seed,
+            allow_other_model=allow_other_model,
+            progress=bar,
+        )
+    typer.echo(f"wrote {len(result.files)} files; open {out / 'index.html'}")
 
 
-@command(app, "sample")
+@command(app, "sample", aliases=SAMPLES_ALIASES)
 def sample_command(
     model: Model,
     stats: StatsDir,
-    out: Annotated[Path, typer.Option(help="Directory for grid.png, images/, sequences.parquet.")],
-    attr: Annotated[
-        list[str] | None, typer.Option(help="Attribute to condition on; 'no-X' or 'X=0' for absent. Repeatable (AND).")
-    ] = None,
+    out: Annotated[Path, typer.Option(help="Directory for grid.png, images/, sequences.parquet (replaced).")],
+    attr: Attr = None,
     temp: Annotated[float, typer.Option(help="Temperature T > 0: p(a|variant)^(1/T); lower = stronger.")] = 1.0,
-    n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
+    samples: Annotated[int, typer.Option(help="Number of samples.")] = 64,
     score: Annotated[bool, typer.Option(help="Rescore with the classifier set; compare with unconditional.")] = False,
-    classifiers: Classifiers = "default",
+    classifiers: Classifiers = None,
     allow_other_model: AllowOther = False,
     seed: Seed = 0,
     device: Device = "auto",
@@ -71,25 +109,30 @@ def sample_command(
 
     Example:
 
-        genomekit sample --model ckpt.safetensors --stats stats/ --attr smiling --attr no-eyeglasses --temp 0.5
+        genomekit sample --model default --stats out/demo/stats --attr smiling --attr no-eyeglasses --temp 0.5 --out samples/
     """
     from analysis.conditional import sample
 
     setup_logging()
-    result = sample(
-        model,
-        stats,
-        attr or [],
-        temp,
-        n,
-        out,
-        seed=seed,
-        classifiers_path=classifiers if score else None,
-        device=resolve_device(device),
-        allow_other_model=allow_other_model,
-    )
+    check_temperature(temp, "--temp")
+    check_positive(samples, "--samples")
+    device = resolve_device(device)
+    with staged_output(out, "sample") as tmp:
+        result = sample(
+            model,
+            stats,
+            split_names(attr),
+            temp,
+            samples,
+            tmp,
+            seed=seed,
+            score=score,
+            classifiers_path=classifiers if score else None,
+            device=device,
+            allow_other_model=allow_other_model,
+        )
     wanted = ", ".join(str(c) for c in result.conditions) or "nothing (uniform)"
-    typer.echo(f"{n} samples conditioned on {wanted} at T={temp:g}: {result.out / 'grid.png'}")
+    typer.echo(f"{samples} samples conditioned on {wanted} at T={temp:g}: {out / 'grid.png'}")
     if result.scores is not None:
         typer.echo(f"{'attribute':<22} {'requested':<9} {'conditional':>11} {'unconditional':>13}")
         for row in result.scores.itertuples():
@@ -99,15 +142,15 @@ def sample_command(
             )
 
 
-@command(app, "evaluate-conditional")
+@command(app, "evaluate-conditional", aliases=SAMPLES_ALIASES)
 def evaluate_conditional_command(
     model: Model,
     stats: StatsDir,
-    out: Annotated[Path, typer.Option(help="Directory for conditional.csv and conditional.png.")],
-    attr: Annotated[list[str], typer.Option(help="Attribute to evaluate (repeatable).")],
-    temps: Annotated[str, typer.Option(help="Comma-separated temperatures.")] = "1.0,0.8,0.5,0.3",
-    n: Annotated[int, typer.Option(help="Samples per (attribute, value, temperature).")] = 256,
-    classifiers: Classifiers = "default",
+    out: Annotated[Path, typer.Option(help="Directory for conditional.csv and conditional.png (replaced).")],
+    attr: Annotated[list[str], typer.Option(help="Attribute to evaluate (repeatable, or comma-separated).")],
+    temps: Annotated[str, typer.Option(help="Comma-separated temperatures > 0.")] = "1.0,0.8,0.5,0.3",
+    samples: Annotated[int, typer.Option(help="Samples per (attribute, value, temperature); at least 2.")] = 256,
+    classifiers: Classifiers = None,
     fid: Annotated[
         bool, typer.Option(help="Also FID (Inception-v3) to unconditional samples; slow on CPU (~4 img/s per core).")
     ] = False,
@@ -117,95 +160,126 @@ def evaluate_conditional_command(
     allow_other_model: AllowOther = False,
     seed: Seed = 0,
     device: Device = "auto",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Table 4 of StyleGenes: accuracy and diversity (Fréchet distance) of conditional samples per temperature.
 
     Example:
 
-        genomekit evaluate-conditional --model ckpt.safetensors --stats stats/ --attr smiling --attr male --out eval/
+        genomekit evaluate-conditional --model default --stats out/demo/stats --attr smiling --attr male --out eval/
     """
     from analysis.conditional import evaluate_conditional
 
     setup_logging()
     temperatures = parse_temperatures(temps)
+    check_positive(samples, "--samples", 2)
+    names = split_names(attr)
+    if not names:
+        raise UserError("--attr needs at least one attribute name")
     device = resolve_device(device)
     extractor = None
     if fid:
         from genomekit.metrics import load_inception
 
         extractor = load_inception(inception, device=device)
-    table = evaluate_conditional(
-        model,
-        stats,
-        classifiers,
-        attr,
-        temperatures,
-        n,
-        out,
-        seed=seed,
-        device=device,
-        allow_other_model=allow_other_model,
-        inception=extractor,
-    )
+    with staged_output(out, "evaluate-conditional") as tmp, progress_bars(progress) as bar:
+        table = evaluate_conditional(
+            model,
+            stats,
+            classifiers,
+            names,
+            temperatures,
+            samples,
+            tmp,
+            seed=seed,
+            device=device,
+            allow_other_model=allow_other_model,
+            inception=extractor,
+            progress=bar,
+        )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    typer.echo(f"wrote {Path(out) / 'conditional.csv'} and conditional.png")
+    typer.echo(f"wrote {out / 'conditional.csv'} and conditional.png")
 
 
 @command(app, "interpolate")
 def interpolate_command(
     model: Model,
-    out: Annotated[Path, typer.Option(help="Directory for the strips and GIFs.")],
+    out: Annotated[Path, typer.Option(help="Directory for the strips and GIFs (replaced).")],
     start: Annotated[str, typer.Option("--from", help="'seed:N' or comma-separated variant indices.")] = "seed:0",
     end: Annotated[str, typer.Option("--to", help="'seed:N' or comma-separated variant indices.")] = "seed:1",
-    steps: Annotated[int, typer.Option(help="Frames from start to end.")] = 8,
+    steps: Annotated[int, typer.Option(help="Frames from start to end; at least 2.")] = 8,
     device: Device = "auto",
 ) -> None:
     """Interpolate between two gene sequences: linearly in w, and by substituting genes one by one.
 
     Example:
 
-        genomekit interpolate --model ckpt.safetensors --from seed:3 --to seed:7 --steps 10 --out interp/
+        genomekit interpolate --model default --from seed:3 --to seed:7 --steps 10 --out interp/
     """
     from analysis.conditional import interpolate
 
-    paths = interpolate(model, start, end, steps, out, device=resolve_device(device))
+    check_positive(steps, "--steps", 2)
+    device = resolve_device(device)
+    with staged_output(out, "interpolate") as tmp:
+        paths = interpolate(model, start, end, steps, tmp, device=device)
     for name, path in paths.items():
-        typer.echo(f"{name}: {path}")
+        typer.echo(f"{name}: {out / Path(path).name}")
 
 
-@command(app, "prune")
+@command(app, "prune", aliases={"--count": "--replace", "--num": "--samples"})
 def prune_command(
     model: Model,
     stats: StatsDir,
-    count: Annotated[int, typer.Option(help="X: least-real variants per gene replaced by the most real.")],
-    out: Annotated[Path, typer.Option(help="Where to write the pruned checkpoint.")],
+    replace: Annotated[
+        int, typer.Option(help="X: each gene's X least-real variants are replaced by its most real ones (<= V/2).")
+    ],
+    out: Annotated[Path, typer.Option(help="The pruned inference checkpoint to write (.safetensors).")],
     data: Annotated[Path | None, typer.Option(help="Real images for the Fréchet distance before/after.")] = None,
-    classifiers: Classifiers = "default",
-    num: Annotated[int, typer.Option(help="Samples for each Fréchet distance.")] = 2000,
+    classifiers: Annotated[
+        str, typer.Option(help="Classifier set for the Fréchet distance, or 'default' (by the model's resolution).")
+    ] = "default",
+    samples: Annotated[
+        int, typer.Option(help="Samples (and real images) for each Fréchet distance; at least 2.")
+    ] = 2000,
     seed: Seed = 0,
     device: Device = "auto",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Discriminator-based pruning (StyleGenes Appendix C): replace each gene's X least real variants.
 
     Example:
 
-        genomekit prune --model ckpt.safetensors --stats stats/ --count 16 --out pruned.safetensors --data faces.zip
+        genomekit prune --model default --stats out/demo/stats --replace 16 --out pruned.safetensors
     """
     from analysis.conditional import prune
+    from genomekit.networks import GeneratorConfig
+    from genomekit.training.checkpoint import checkpoint_metadata, resolve_model
 
     setup_logging()
-    result = prune(
-        model,
-        stats,
-        count,
-        out,
-        data=data,
-        classifiers_path=classifiers if data else None,
-        num_samples=num,
-        seed=seed,
-        device=resolve_device(device),
-    )
-    typer.echo(f"pruned {result.count} variants per gene: {result.out}")
+    check_positive(replace, "--replace", 0)
+    check_positive(samples, "--samples", 2)
+    check_output_file(out, inputs=(resolve_model(model),))
+    genome = GeneratorConfig.from_dict(checkpoint_metadata(model)["generator_config"])
+    if genome.latent == "genome" and not replace <= genome.num_variants // 2:
+        raise UserError(
+            f"--replace must be between 0 and V/2 = {genome.num_variants // 2} for this genome "
+            f"({genome.num_variants} variants per gene), got {replace}"
+        )
+    device = resolve_device(device)
+    with progress_bars(progress) as bar:
+        result = prune(
+            model,
+            stats,
+            replace,
+            out,
+            data=data,
+            classifiers_path=classifiers if data else None,
+            num_samples=samples,
+            seed=seed,
+            device=device,
+            progress=bar,
+        )
+    typer.echo(f"pruned {result.count} variants per gene: {out}")
     if result.fd_before is not None:
         typer.echo(
             f"Fréchet distance to the data (classifier features, {result.samples} samples): "

