@@ -8,21 +8,40 @@ from genomekit.training.checkpoint import (
     model_identity,
     save_inference_checkpoint,
 )
-from genomekit.training.config import CONFIG_ERROR_FIELDS, TrainConfig, config_error_field
-from genomekit.training.loop import Distributed, TrainingDiverged, dataset_resolution, train
+from genomekit.training.config import (
+    CONFIG_ERROR_FIELDS,
+    RESUMABLE_FIELDS,
+    TrainConfig,
+    config_error_field,
+    resume_config,
+    resume_conflicts,
+)
+from genomekit.training.loop import (
+    Distributed,
+    TrainingDiverged,
+    TrainingInterrupted,
+    dataset_resolution,
+    run_config,
+    train,
+)
 
 __all__ = [
     "CONFIG_ERROR_FIELDS",
+    "RESUMABLE_FIELDS",
     "CheckpointError",
     "Distributed",
     "TrainConfig",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "config_error_field",
     "dataset_resolution",
     "export_inference_checkpoint",
     "load_discriminator",
     "load_generator",
     "model_identity",
+    "resume_config",
+    "resume_conflicts",
+    "run_config",
     "save_inference_checkpoint",
     "train",
 ]

@@ -50,6 +50,8 @@ class TrainingState:
     step: int = 0  # optimisation steps done
     nimg: int = 0  # real images shown to the discriminator so far
     pl_mean: Tensor = field(default_factory=lambda: torch.zeros([]))  # running mean path length, 0-dim
+    metric_sums: dict[str, float] = field(default_factory=dict)  # per-step losses summed since the last snapshot
+    metric_count: int = 0  # steps in those sums
 
 
 def _prefixed(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -100,7 +102,15 @@ def save_training_checkpoint(path: str | Path, state: TrainingState) -> None:
         "config": json.dumps(state.config),
         "generator_config": json.dumps(state.G.config_dict()),
         "discriminator_config": json.dumps(asdict(state.D.config)),
-        "progress": json.dumps({"step": state.step, "nimg": state.nimg, "pl_mean": float(state.pl_mean)}),
+        "progress": json.dumps(
+            {
+                "step": state.step,
+                "nimg": state.nimg,
+                "pl_mean": float(state.pl_mean),
+                "metric_sums": state.metric_sums,
+                "metric_count": state.metric_count,
+            }
+        ),
         "optimizers": json.dumps({"G": groups_g, "D": groups_d}),
         "rng_device": str(state.rng.device),
     }
@@ -197,6 +207,9 @@ def load_training_state(path: str | Path, state: TrainingState) -> TrainingState
     progress = json.loads(metadata["progress"])
     state.step, state.nimg = progress["step"], progress["nimg"]
     state.pl_mean = torch.tensor(float(progress["pl_mean"]), dtype=torch.float32, device=device)
+    # Checkpoints written before interrupts were saved between snapshots have no partial sums.
+    state.metric_sums = dict(progress.get("metric_sums", {}))
+    state.metric_count = int(progress.get("metric_count", 0))
     return state
 
 

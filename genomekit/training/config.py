@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from genomekit.errors import UserError
 from genomekit.networks import DiscriminatorConfig, GeneratorConfig
 from genomekit.training.augment import parse_policy
 
@@ -143,3 +146,77 @@ class TrainConfig:
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+# Fields a resumed run may take from the request; every other one is the run's own.
+#   data, total_kimg, snapshot_kimg: where the images are, when to stop, how often to snapshot. They leave
+#       the run's course as it was, so a resumed run still ends bit-for-bit where an uninterrupted one would.
+#   g_lr, d_lr, r1_gamma: change the rest of the run on purpose (the remedy when a run diverged).
+# The others fix the networks' shapes (generator.*, discriminator.*), the data order and the codes (seed,
+# batch_size) or the losses and their schedules, which a checkpoint cannot be continued under.
+# Device and data-loading workers are arguments of ``train``, not config, and may change freely.
+RESUMABLE_FIELDS = frozenset({"data", "total_kimg", "snapshot_kimg", "g_lr", "d_lr", "r1_gamma"})
+
+
+def _leaf_fields(config: Any, prefix: str = "") -> list[str]:
+    names = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        names += _leaf_fields(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else [prefix + f.name]
+    return names
+
+
+def _get(config: TrainConfig, name: str) -> Any:
+    value: Any = config
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def resume_conflicts(saved: TrainConfig, requested: TrainConfig, given: Iterable[str]) -> list[tuple[str, Any, Any]]:
+    """The fields the user gave that a resumed run cannot take: (dotted name, the run's value, the requested value).
+
+    A field conflicts when it is in ``given``, is not one of ``RESUMABLE_FIELDS`` and differs between the
+    two configs; giving the run's own value again is no conflict.
+
+    Args:
+        saved: the run's config (``run_config(out)``).
+        requested: the config built from the command line.
+        given: dotted names of the fields the user set explicitly: "batch_size", "generator.num_variants";
+            "generator" stands for all of its fields.
+    Returns:
+        The conflicts in field order (empty when the resume may go ahead).
+    Raises:
+        ValueError: a name in ``given`` that is not a TrainConfig field.
+    """
+    leaves = _leaf_fields(saved)
+    wanted = set()
+    for name in given:
+        matched = [leaf for leaf in leaves if leaf == name or leaf.startswith(name + ".")]
+        if not matched:
+            raise ValueError(f"{name!r} is not a TrainConfig field; known: {', '.join(leaves)}")
+        wanted.update(matched)
+    return [
+        (name, _get(saved, name), _get(requested, name))
+        for name in leaves
+        if name in wanted and name not in RESUMABLE_FIELDS and _get(saved, name) != _get(requested, name)
+    ]
+
+
+def resume_config(saved: TrainConfig, requested: TrainConfig, given: Iterable[str]) -> TrainConfig:
+    """The config a resumed run continues under: ``saved`` with the resumable fields the user gave from ``requested``.
+
+    Fields the user did not give keep the run's values (not the command line's defaults).
+
+    Raises:
+        UserError: a given field that cannot change on resume (see ``resume_conflicts``), naming both values.
+    """
+    given = set(given)
+    conflicts = resume_conflicts(saved, requested, given)
+    if conflicts:
+        listed = "; ".join(f"{name} is {old!r} in the run, {new!r} requested" for name, old, new in conflicts)
+        raise UserError(
+            f"a resumed run keeps its settings, but {listed}; resume without changing them, or start a new run "
+            f"(only {', '.join(sorted(RESUMABLE_FIELDS))} may change on resume)"
+        )
+    return saved.replace(**{name: getattr(requested, name) for name in RESUMABLE_FIELDS if name in given})

@@ -1,11 +1,19 @@
-"""Validation messages of the training configs start with the offending field, so the CLI can name its option."""
+"""Validation messages start with the offending field, so the CLI can name its option; resuming with other settings."""
 
 import dataclasses
 
 import pytest
 
+from genomekit.errors import UserError
 from genomekit.networks import DiscriminatorConfig, GeneratorConfig
-from genomekit.training import CONFIG_ERROR_FIELDS, TrainConfig, config_error_field
+from genomekit.training import (
+    CONFIG_ERROR_FIELDS,
+    RESUMABLE_FIELDS,
+    TrainConfig,
+    config_error_field,
+    resume_config,
+    resume_conflicts,
+)
 
 
 def train(**kw):
@@ -85,3 +93,42 @@ def test_other_errors_have_no_field():
 def test_defaults_are_valid():
     config = train(r1_gamma=0.0, ema_kimg=None, ema_rampup=None, augment="none", betas=(0.5, 0.9))
     assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+# -- resuming with other settings ------------------------------------------------------------------
+
+
+def run_and_request():
+    saved = train(batch_size=32, generator=GeneratorConfig(num_variants=256), g_lr=0.002, seed=1)
+    requested = train(
+        batch_size=16,
+        generator=GeneratorConfig(num_variants=128),
+        g_lr=0.001,
+        total_kimg=400.0,
+        seed=5,  # differs, but the user did not give it (a command-line default)
+    )
+    return saved, requested
+
+
+def test_resume_conflicts_lists_given_fields_that_differ_with_both_values():
+    saved, requested = run_and_request()
+    given = {"batch_size", "generator.num_variants", "g_lr", "total_kimg"}
+    assert resume_conflicts(saved, requested, given) == [("generator.num_variants", 256, 128), ("batch_size", 32, 16)]
+    assert resume_conflicts(saved, requested, {"g_lr", "total_kimg", "data", "snapshot_kimg"}) == []
+    assert resume_conflicts(saved, saved, given) == []  # the run's own values again
+    assert resume_conflicts(saved, requested, {"generator"}) == [("generator.num_variants", 256, 128)]
+    with pytest.raises(ValueError, match="'generator.genes' is not a TrainConfig field"):
+        resume_conflicts(saved, requested, {"generator.genes"})
+
+
+def test_resume_config_keeps_the_runs_values_except_given_resumable_ones():
+    saved, requested = run_and_request()
+    resumed = resume_config(saved, requested, {"g_lr", "total_kimg"})
+    assert resumed == saved.replace(g_lr=0.001, total_kimg=400.0)  # seed stays 1, snapshot_kimg the run's
+    with pytest.raises(UserError, match=r"batch_size is 32 in the run, 16 requested"):
+        resume_config(saved, requested, {"batch_size", "g_lr"})
+
+
+def test_resumable_fields_are_top_level_fields():
+    assert RESUMABLE_FIELDS <= {f.name for f in dataclasses.fields(TrainConfig)}
+    assert {"data", "total_kimg", "snapshot_kimg"} <= RESUMABLE_FIELDS

@@ -1,21 +1,29 @@
 import json
+import pickle
+import threading
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from genomekit.cli import app
 from genomekit.data import DatasetError
+from genomekit.errors import UserError
 from genomekit.networks import DiscriminatorConfig, GeneratorConfig
 from genomekit.training import (
     TrainConfig,
     TrainingDiverged,
+    TrainingInterrupted,
     dataset_resolution,
     load_discriminator,
     load_generator,
+    loop,
+    resume_config,
+    run_config,
     train,
 )
-from genomekit.training.checkpoint import read_checkpoint
+from genomekit.training.checkpoint import checkpoint_metadata, read_checkpoint
 from genomekit.training.loop import batch_indices
 from tests.conftest import make_image_folder
 
@@ -118,6 +126,144 @@ def test_batch_indices_cover_each_epoch_once_and_split_by_rank():
     assert batch_indices(3, batch, n, seed=1, rank=0, world_size=1) != batch_indices(
         3, batch, n, seed=0, rank=0, world_size=1
     )
+
+
+# -- interrupts ----------------------------------------------------------------------------------
+# The tiny config runs 6 steps of 8 images with a snapshot every 3 steps; an interrupt at a seeded random
+# moment (mid-interval or during a snapshot), then a resume, must give the uninterrupted run's weights.
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory):
+    """An uninterrupted run: (data, final tensors, metrics rows)."""
+    root = tmp_path_factory.mktemp("straight")
+    data = make_image_folder(root / "data")
+    ckpt = train(tiny_config(data), root / "run", log_interval_s=0)
+    return data, read_checkpoint(ckpt)[0], metrics_rows(root / "run")
+
+
+def metrics_rows(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def progress_of(ckpt):
+    return json.loads(read_checkpoint(ckpt)[1]["progress"])
+
+
+def assert_resume_equals_straight(straight_run, out):
+    data, straight, straight_rows = straight_run
+    resumed = read_checkpoint(train(tiny_config(data), out, resume=True, log_interval_s=0))[0]
+    assert straight.keys() == resumed.keys()
+    assert [k for k in straight if not torch.equal(straight[k], resumed[k])] == []
+    rows = metrics_rows(out)
+    assert [r["nimg"] for r in rows] == [24, 48]
+    losses = ("loss_G", "loss_D", "score_real", "score_fake", "r1_penalty", "pl_penalty")
+    assert [[r[k] for k in losses] for r in rows] == [[r[k] for k in losses] for r in straight_rows]
+
+
+def random_moments(high):
+    """Three seeded random moments in [0, high), different for these seeds."""
+    return [int(np.random.default_rng(seed).integers(0, high)) for seed in (0, 1, 4)]
+
+
+@pytest.mark.parametrize("at_step", random_moments(5))  # the stop is requested during this step (5 is the last)
+def test_stop_event_finishes_the_step_then_resume_equals_uninterrupted(straight_run, tmp_path, monkeypatch, at_step):
+    data, _, _ = straight_run
+    stop = threading.Event()
+    original = loop.train_step
+
+    def step_then_request(state, *args):
+        if state.step == at_step:
+            stop.set()  # as the CLI's SIGINT handler would, half-way through the step
+        return original(state, *args)
+
+    monkeypatch.setattr(loop, "train_step", step_then_request)
+    out = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted) as interrupted:
+        train(tiny_config(data), out, log_interval_s=0, stop=stop)
+    assert interrupted.value.path == out / "checkpoint.safetensors"
+    assert interrupted.value.nimg == 8 * (at_step + 1) == progress_of(interrupted.value.path)["nimg"]
+    assert f"interrupted at {interrupted.value.kimg:g} kimg" in str(interrupted.value)
+    monkeypatch.setattr(loop, "train_step", original)
+    assert_resume_equals_straight(straight_run, out)
+
+
+@pytest.mark.parametrize("at_call", [*random_moments(18), 2])  # 2: step 0, after Adam made state it had not
+def test_keyboard_interrupt_mid_step_is_undone_then_resume_equals_uninterrupted(
+    straight_run, tmp_path, monkeypatch, at_call
+):
+    """Ctrl-C without a handler: KeyboardInterrupt at a random augmentation call (3 per step, two of them
+    after the generator's update), so the step in progress is half-applied and must be rolled back."""
+    data, _, _ = straight_run
+    calls = []
+    original = loop.augment
+
+    def augment_or_interrupt(*args):
+        calls.append(1)
+        if len(calls) == at_call + 1:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(loop, "augment", augment_or_interrupt)
+    out = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted) as interrupted:
+        train(tiny_config(data), out, log_interval_s=0)
+    done_steps = at_call // 3  # the step of the interrupted call is discarded
+    assert progress_of(interrupted.value.path)["step"] == done_steps
+    assert interrupted.value.nimg == 8 * done_steps
+    monkeypatch.setattr(loop, "augment", original)
+    assert_resume_equals_straight(straight_run, out)
+
+
+def test_keyboard_interrupt_while_writing_a_snapshot(straight_run, tmp_path, monkeypatch):
+    """Ctrl-C inside the first snapshot's checkpoint write: its metrics row is written, the write is abandoned,
+    and the step before it is saved; on resume the row is dropped and written again, once."""
+    data, _, _ = straight_run
+    original = loop.save_training_checkpoint
+    calls = []
+
+    def interrupt_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(loop, "save_training_checkpoint", interrupt_once)
+    out = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted) as interrupted:
+        train(tiny_config(data), out, log_interval_s=0)
+    assert interrupted.value.nimg == 16 and [r["nimg"] for r in metrics_rows(out)] == [24]
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
+    monkeypatch.setattr(loop, "save_training_checkpoint", original)
+    assert_resume_equals_straight(straight_run, out)
+
+
+def test_stop_before_the_first_step_saves_a_resumable_start(straight_run, tmp_path):
+    data, _, _ = straight_run
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(TrainingInterrupted) as interrupted:
+        train(tiny_config(data), tmp_path / "run", log_interval_s=0, stop=stop)
+    assert interrupted.value.nimg == 0 and isinstance(interrupted.value, KeyboardInterrupt)
+    assert pickle.loads(pickle.dumps(interrupted.value)).path == interrupted.value.path
+    assert_resume_equals_straight(straight_run, tmp_path / "run")
+
+
+def test_resume_takes_new_learning_rates_and_keeps_the_rest(tiny_dataset, tmp_path):
+    config = tiny_config(tiny_dataset)
+    out = tmp_path / "run"
+    with pytest.raises(UserError, match="nothing to resume"):
+        run_config(out)
+    train(config, out, log_interval_s=0, max_steps=3)
+    assert run_config(out) == config
+    requested = tiny_config(tiny_dataset, g_lr=0.001, d_lr=0.0005, batch_size=4, seed=9)  # only the rates given
+    ckpt = train(resume_config(run_config(out), requested, {"g_lr", "d_lr"}), out, resume=True, log_interval_s=0)
+    metadata = checkpoint_metadata(ckpt)
+    assert (metadata["config"]["g_lr"], metadata["config"]["batch_size"], metadata["config"]["seed"]) == (0.001, 8, 3)
+    assert [g["lr"] for g in metadata["optimizers"]["G"]] == [0.001]
+    assert [g["lr"] for g in metadata["optimizers"]["D"]] == [0.0005]
+    assert json.loads((out / "config.json").read_text())["d_lr"] == 0.0005
+    assert metadata["progress"]["nimg"] == 48
 
 
 # -- the command line ------------------------------------------------------------------------------

@@ -114,3 +114,58 @@ def test_torchrun_two_processes(tiny_dataset, tmp_path):
     assert all(torch.isfinite(v).all() for v in tensors.values() if v.is_floating_point())
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["nimg"] for r in rows] == [24, 48]  # written once, by rank 0
+
+
+def _ddp_rank(rank, world, init_file, data, out, stop_at_step, resume):
+    """One rank of a gloo run of the tiny config; rank 1 alone asks to stop during ``stop_at_step``."""
+    import threading
+
+    import torch.distributed as dist
+
+    from genomekit.training import Distributed, TrainingInterrupted, loop, train
+    from tests.training.test_train import tiny_config
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    stop = threading.Event()
+    original = loop.train_step
+
+    def step(state, *args):
+        if rank == 1 and state.step == stop_at_step:
+            stop.set()
+        return original(state, *args)
+
+    loop.train_step = step
+    try:
+        train(tiny_config(data), out, resume=resume, dist_info=Distributed(rank, world), log_interval_s=0, stop=stop)
+        outcome = {"interrupted": False, "nimg": None}
+    except TrainingInterrupted as interrupted:
+        outcome = {"interrupted": True, "nimg": interrupted.nimg, "exists": interrupted.path.is_file()}
+    finally:
+        dist.destroy_process_group()
+    (out / f"rank{rank}.json").write_text(json.dumps(outcome))
+
+
+@pytest.mark.slow
+def test_stop_on_one_rank_stops_every_rank_at_the_same_step(tiny_dataset, tmp_path):
+    out = tmp_path / "ddp"
+    out.mkdir()
+
+    def run(stop_at_step, resume, name):
+        args = (2, str(tmp_path / name), tiny_dataset, out, stop_at_step, resume)
+        ranks = torch.multiprocessing.spawn(_ddp_rank, args=args, nprocs=2, join=False)
+        deadline = time.time() + 90
+        while not ranks.join(timeout=1):
+            if time.time() > deadline:  # a rank that did not stop waits for the other in its next all-reduce
+                for process in ranks.processes:
+                    process.kill()
+                pytest.fail("the ranks did not stop at the same step")
+        return [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+
+    first = run(3, False, "store-1")  # rank 1 asks during step 3; the other rank has no reason to stop
+    assert first == [{"interrupted": True, "nimg": 32, "exists": True}] * 2
+    assert json.loads(read_checkpoint(out / "checkpoint.safetensors")[1]["progress"])["nimg"] == 32
+    assert run(None, True, "store-2") == [{"interrupted": False, "nimg": None}] * 2
+    assert json.loads(read_checkpoint(out / "checkpoint.safetensors")[1]["progress"])["nimg"] == 48
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["nimg"] for r in rows] == [24, 48]  # written once, by rank 0
