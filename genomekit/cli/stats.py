@@ -74,8 +74,9 @@ def collect_stats_command(
 
         torchrun --nproc-per-node 4 -m genomekit collect-stats --model ... --out STATS
 
-    Example: genomekit collect-stats --model run/network-final.safetensors --classifiers default
-    --samples 500000 --batch 256 --out stats/ --seed 0
+    Example:
+
+        genomekit collect-stats --model default --classifiers default --samples 500000 --batch 256 --out stats/ --seed 0
     """
     from genomekit.stats.collect import CollectConfig, collect_stats, finalize_stats
 
