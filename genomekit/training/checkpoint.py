@@ -241,7 +241,7 @@ def export_inference_checkpoint(
     source = resolve_model(src)
     target = Path(dst).expanduser()
     if target.exists() and source.exists() and os.path.samefile(source, target):
-        raise UserError(f"{target} is the checkpoint being exported; write the export to another file")
+        raise UserError(f"{target} is also the input checkpoint; write the export to another file")
     tensors, metadata = read_checkpoint(source)
     keep = {k: v for k, v in tensors.items() if k.startswith(("G_ema.", "D."))}
     extra = {**{k: metadata[k] for k in ("progress", "config", "source") if k in metadata}, **(extra or {})}

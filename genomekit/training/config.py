@@ -148,14 +148,14 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-# Fields a resumed run may take from the request; every other one is the run's own.
-#   data, total_kimg, snapshot_kimg: where the images are, when to stop, how often to snapshot. They leave
-#       the run's course as it was, so a resumed run still ends bit-for-bit where an uninterrupted one would.
-#   g_lr, d_lr, r1_gamma: change the rest of the run on purpose (the remedy when a run diverged).
-# The others fix the networks' shapes (generator.*, discriminator.*), the data order and the codes (seed,
-# batch_size) or the losses and their schedules, which a checkpoint cannot be continued under.
-# Device and data-loading workers are arguments of ``train``, not config, and may change freely.
-RESUMABLE_FIELDS = frozenset({"data", "total_kimg", "snapshot_kimg", "g_lr", "d_lr", "r1_gamma"})
+# Fields a resumed run may take from the request; every other one is the run's own. These three leave
+# the run's course as it was (where the images are, when to stop, how often to snapshot), so a resumed
+# run still ends bit-for-bit where an uninterrupted one would. The others fix the networks' shapes
+# (generator.*, discriminator.*), the data order and the codes (seed, batch_size), or the optimisation
+# (learning rates, regularisation, augmentation, EMA): changing them would make the result depend on
+# when the run was interrupted. Device and data-loading workers are arguments of ``train``, not config,
+# and may change freely.
+RESUMABLE_FIELDS = frozenset({"data", "total_kimg", "snapshot_kimg"})
 
 
 def _leaf_fields(config: Any, prefix: str = "") -> list[str]:

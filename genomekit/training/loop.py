@@ -251,7 +251,7 @@ def _finite(name: str, value: Tensor, step: int) -> None:
     if not torch.isfinite(value).all():
         raise TrainingDiverged(
             f"{name} became {value.item()} at step {step}; training stopped and the last good checkpoint "
-            "was kept. Resume it with lower learning rates (g_lr, d_lr) or a higher r1_gamma."
+            "was kept. Start a new run with lower learning rates (g_lr, d_lr) or a higher r1_gamma."
         )
 
 
@@ -535,10 +535,6 @@ def train(
         load_initial_weights(init_from, state)
     if resume:
         load_training_state(ckpt_path, state)
-        # The learning rates may change on resume; the optimisers' saved groups hold the old ones.
-        for opt, lr in ((state.opt_G, config.g_lr), (state.opt_D, config.d_lr)):
-            for group in opt.param_groups:
-                group["lr"] = lr
         if dist_info.world_size > 1:  # rank-specific generators were saved by rank 0 only
             state.rng.manual_seed(config.seed * 1000 + dist_info.rank + state.step * 7919)
     metrics_path = out / "metrics.jsonl"

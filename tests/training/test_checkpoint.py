@@ -87,7 +87,7 @@ def test_export_refuses_to_overwrite_its_source(trained, tmp_path):
     link = tmp_path / "link.safetensors"
     link.symlink_to(trained)
     for src, dst in [(trained, trained), (trained, trained.parent / "." / trained.name), (trained, link)]:
-        with pytest.raises(UserError, match="is the checkpoint being exported"):
+        with pytest.raises(UserError, match="is also the input checkpoint"):
             export_inference_checkpoint(src, dst)
     assert trained.read_bytes() == before
 

@@ -249,21 +249,21 @@ def test_stop_before_the_first_step_saves_a_resumable_start(straight_run, tmp_pa
     assert_resume_equals_straight(straight_run, tmp_path / "run")
 
 
-def test_resume_takes_new_learning_rates_and_keeps_the_rest(tiny_dataset, tmp_path):
-    config = tiny_config(tiny_dataset)
+def test_resume_keeps_the_runs_settings_and_takes_a_new_length(tiny_dataset, tmp_path):
+    config = tiny_config(tiny_dataset, total_kimg=0.024)
     out = tmp_path / "run"
     with pytest.raises(UserError, match="nothing to resume"):
         run_config(out)
-    train(config, out, log_interval_s=0, max_steps=3)
+    train(config, out, log_interval_s=0)
     assert run_config(out) == config
-    requested = tiny_config(tiny_dataset, g_lr=0.001, d_lr=0.0005, batch_size=4, seed=9)  # only the rates given
-    ckpt = train(resume_config(run_config(out), requested, {"g_lr", "d_lr"}), out, resume=True, log_interval_s=0)
+    requested = tiny_config(tiny_dataset, total_kimg=0.048, g_lr=0.001, batch_size=4, seed=9)
+    ckpt = train(resume_config(run_config(out), requested, {"total_kimg"}), out, resume=True, log_interval_s=0)
     metadata = checkpoint_metadata(ckpt)
-    assert (metadata["config"]["g_lr"], metadata["config"]["batch_size"], metadata["config"]["seed"]) == (0.001, 8, 3)
-    assert [g["lr"] for g in metadata["optimizers"]["G"]] == [0.001]
-    assert [g["lr"] for g in metadata["optimizers"]["D"]] == [0.0005]
-    assert json.loads((out / "config.json").read_text())["d_lr"] == 0.0005
-    assert metadata["progress"]["nimg"] == 48
+    assert metadata["progress"]["nimg"] == 48 and metadata["config"]["total_kimg"] == 0.048
+    assert (metadata["config"]["g_lr"], metadata["config"]["batch_size"], metadata["config"]["seed"]) == (0.002, 8, 3)
+    assert [g["lr"] for g in metadata["optimizers"]["G"]] == [0.002]
+    assert json.loads((out / "config.json").read_text())["total_kimg"] == 0.048
+    assert [r["nimg"] for r in metrics_rows(out)] == [24, 48]
 
 
 # -- the command line ------------------------------------------------------------------------------
