@@ -313,17 +313,24 @@ INTERRUPTED = "interrupted; rerun the same command to resume"
 
 
 @contextlib.contextmanager
-def stop_on_ctrl_c(stop: threading.Event, what: str = "the current shard") -> Iterator[None]:
-    """First Ctrl-C: set ``stop`` (the job finishes ``what``, then stops). Second: stop at once."""
+def stop_on_ctrl_c(stop: threading.Event, what: str = "the current shard", *, once: bool = False) -> Iterator[None]:
+    """First Ctrl-C: set ``stop`` (the job finishes ``what``, then stops). Second: stop at once.
+
+    With ``once`` (under torchrun, whose agent forwards the terminal's Ctrl-C a second time) every
+    Ctrl-C only sets ``stop``, so all processes stop together.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):  # noqa: ARG001
         if stop.is_set():
+            if once:
+                return
             raise KeyboardInterrupt
         stop.set()
-        typer.echo(f"\nstopping after {what} (Ctrl-C again to stop at once)", err=True)
+        again = "" if once else " (Ctrl-C again to stop at once)"
+        typer.echo(f"\nstopping after {what}{again}", err=True)
 
     previous = signal.signal(signal.SIGINT, handler)
     try:

@@ -3,18 +3,76 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, command, resolve_device, setup_logging
+from genomekit.cli.common import (
+    EXIT_INTERRUPTED,
+    Device,
+    Seed,
+    check_output_dir,
+    check_output_file,
+    command,
+    given_options,
+    option_or_positional,
+    resolve_device,
+    setup_logging,
+    stop_on_ctrl_c,
+)
 from genomekit.errors import UserError
+
+# command-line option -> the config fields it sets (dotted), for messages and for --resume
+OPTION_FIELDS = {
+    "data": ("data",),
+    "latent": ("generator.latent",),
+    "genes": ("generator.num_genes",),
+    "variants": ("generator.num_variants",),
+    "gene_length": ("generator.gene_length",),
+    "resolution": ("generator.resolution", "discriminator.resolution"),
+    "batch": ("batch_size",),
+    "kimg": ("total_kimg",),
+    "snap": ("snapshot_kimg",),
+    "channel_base": ("generator.channel_base", "discriminator.channel_base"),
+    "channel_max": ("generator.channel_max", "discriminator.channel_max"),
+    "mapping_layers": ("generator.mapping_layers",),
+    "g_lr": ("g_lr",),
+    "d_lr": ("d_lr",),
+    "r1_gamma": ("r1_gamma",),
+    "pl_weight": ("pl_weight",),
+    "style_mixing": ("style_mixing",),
+    "augment": ("augment",),
+    "noise": ("generator.use_noise",),
+    "conv_clamp": ("generator.conv_clamp", "discriminator.conv_clamp"),
+    "fp16_res": ("generator.num_fp16_res", "discriminator.num_fp16_res"),
+    "network_version": ("generator.network_version", "discriminator.network_version"),
+    "seed": ("seed",),
+}
+FIELD_FLAGS = {
+    field.split(".")[-1]: "--" + option.replace("_", "-")
+    for option, fields in OPTION_FIELDS.items()
+    for field in fields
+}
+FIELD_FLAGS["use_noise"] = "--noise/--no-noise"
+
+
+def _flag_message(error: ValueError) -> str:
+    """A config ValueError ("num_genes must be ...") worded with the flag ("--genes must be ...")."""
+    from genomekit.training import config_error_field
+
+    field = config_error_field(error)
+    text = str(error)
+    if field in FIELD_FLAGS:
+        return FIELD_FLAGS[field] + text[len(field) :]
+    return text
 
 
 @command(app, "train")
 def train_command(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Option(help="Image folder or zip (StyleGAN layout).")],
     out: Annotated[Path, typer.Option(help="Run directory for checkpoint, grids and metrics.")],
     latent: Annotated[
@@ -23,7 +81,9 @@ def train_command(
     genes: Annotated[int, typer.Option(help="G, genes in the genome.")] = 32,
     variants: Annotated[int, typer.Option(help="V, variants per gene.")] = 256,
     gene_length: Annotated[int, typer.Option(help="D, entries per variant; w has G*D entries.")] = 8,
-    resolution: Annotated[int, typer.Option(help="Image resolution; must equal the dataset's.")] = 64,
+    resolution: Annotated[
+        int | None, typer.Option(help="Image resolution; must equal the dataset's (default: the dataset's).")
+    ] = None,
     batch: Annotated[int, typer.Option(help="Global batch size (split across processes).")] = 32,
     kimg: Annotated[float, typer.Option(help="Train until D has seen this many thousand real images.")] = 200,
     snap: Annotated[float, typer.Option(help="Checkpoint, sample grid and metrics every this many kimg.")] = 10,
@@ -50,21 +110,41 @@ def train_command(
     seed: Seed = 0,
     device: Device = "auto",
     workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the run in --out from its checkpoint; only --data, --kimg and --snap may differ from the run."
+        ),
+    ] = False,
 ) -> None:
     """Train a StyleGAN2 generator whose latent is a Genome (or the mapping-network baseline).
 
+    Ctrl-C writes a checkpoint at the next step boundary and prints the command that continues.
+
     Example:
 
-        genomekit train --data faces64.zip --out runs/genome --latent genome --kimg 200
+        genomekit train --data faces32.zip --out runs/genome --latent genome --kimg 200
 
     Multi-GPU / multi-process: torchrun --nproc-per-node 4 -m genomekit train --data ... --out ...
     """
     from genomekit.networks import DiscriminatorConfig, GeneratorConfig
-    from genomekit.training import TrainConfig, train
+    from genomekit.training import (
+        TrainConfig,
+        TrainingInterrupted,
+        dataset_resolution,
+        run_config,
+        train,
+    )
 
     setup_logging()
-    dist_info, device = _init_distributed(resolve_device(device))
+    check_output_dir(out)
+    if workers < 0:
+        raise UserError(f"--workers must be at least 0, got {workers}")
+    device = resolve_device(device)
+    given = given_options(ctx)
+    saved = run_config(out) if resume else None
+    if resolution is None:
+        resolution = saved.generator.resolution if saved is not None else dataset_resolution(data)
     try:
         config = TrainConfig(
             data=str(data),
@@ -102,9 +182,22 @@ def train_command(
             seed=seed,
         )
     except ValueError as error:
-        raise UserError(str(error)) from None
+        raise UserError(_flag_message(error)) from None
+    if saved is not None:
+        config = _resume_config(saved, config, given)
+    elif (out / "checkpoint.safetensors").exists():
+        raise UserError(f"--out {out} already holds a run; pass --resume to continue it, or choose another --out")
+    dist_info, device = _init_distributed(device)
+    stop = threading.Event()
     try:
-        path = train(config, out, resume=resume, device=device, dist_info=dist_info, workers=workers)
+        with stop_on_ctrl_c(stop, "the current step (a checkpoint is written)", once=dist_info.world_size > 1):
+            path = train(config, out, resume=resume, device=device, dist_info=dist_info, workers=workers, stop=stop)
+    except TrainingInterrupted as interrupted:
+        if dist_info.is_main:
+            typer.echo(
+                f"{interrupted}; continue with: genomekit train --resume --data {config.data} --out {out}", err=True
+            )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         if dist_info.world_size > 1:
             import torch.distributed as dist
@@ -112,6 +205,28 @@ def train_command(
             dist.destroy_process_group()
     if dist_info.is_main:
         typer.echo(f"done: {path}")
+
+
+def _resume_config(saved, requested, given: set[str]):
+    """The run's config with the --data/--kimg/--snap the user gave; other differing flags are refused."""
+    from genomekit.training import RESUMABLE_FIELDS, resume_conflicts
+
+    fields = {field for option in given if option in OPTION_FIELDS for field in OPTION_FIELDS[option]}
+    conflicts = resume_conflicts(saved, requested, fields)
+    if conflicts:
+        flag_of = {field: option for option, names in OPTION_FIELDS.items() for field in names}
+        seen, parts = set(), []
+        for field, old, new in conflicts:
+            flag = "--" + flag_of.get(field, field).replace("_", "-")
+            if flag not in seen:
+                seen.add(flag)
+                parts.append(f"{flag} is {old!r} in the run, {new!r} requested")
+        raise UserError(
+            f"--resume continues the run in its own settings; {'; '.join(parts)} "
+            "(only --data, --kimg and --snap may change; start a new --out for other settings)"
+        )
+    changes = {field: getattr(requested, field) for field in RESUMABLE_FIELDS if field in fields}
+    return saved.replace(**changes) if changes else saved
 
 
 def _init_distributed(device: str):
@@ -135,16 +250,24 @@ def _init_distributed(device: str):
 @command(app, "export")
 def export_command(
     checkpoint: Annotated[Path, typer.Argument(help="Training (or inference) checkpoint.")],
-    out: Annotated[Path, typer.Argument(help="The inference checkpoint to write (.safetensors).")],
+    out: Annotated[Path | None, typer.Option(help="The inference checkpoint to write (.safetensors).")] = None,
     half: Annotated[bool, typer.Option("--half/--float32", help="Store weights in float16 (half the size).")] = True,
+    out_positional: Annotated[Path | None, typer.Argument(hidden=True, metavar="[OUT]")] = None,
 ) -> None:
     """Write the EMA generator and the discriminator of a checkpoint as a small inference checkpoint
     (what every analysis command reads; the optimiser state and the raw generator are left out).
 
-    Example: genomekit export runs/genome/checkpoint.safetensors genome-fp16.safetensors
+    Example: genomekit export runs/genome/checkpoint.safetensors --out genome-fp16.safetensors
     """
-    from genomekit.training.checkpoint import checkpoint_metadata, export_inference_checkpoint, model_identity
+    from genomekit.training.checkpoint import (
+        checkpoint_metadata,
+        export_inference_checkpoint,
+        model_identity,
+        resolve_model,
+    )
 
+    out = option_or_positional(out, out_positional, "--out", "the checkpoint to write")
+    check_output_file(out, inputs=(resolve_model(checkpoint),))
     export_inference_checkpoint(checkpoint, out, half=half)
     progress = checkpoint_metadata(out).get("progress", {})
     kimg = progress.get("nimg", 0) / 1000
