@@ -15,7 +15,21 @@ runner = CliRunner()
 def test_synth_faces_then_info(tmp_path):
     out = tmp_path / "faces.zip"
     result = runner.invoke(
-        app, ["data", "synth-faces", "--out", str(out), "--images", "40", "--resolution", "32", "--seed", "5", "--workers", "1"]
+        app,
+        [
+            "data",
+            "synth-faces",
+            "--out",
+            str(out),
+            "--images",
+            "40",
+            "--resolution",
+            "32",
+            "--seed",
+            "5",
+            "--workers",
+            "1",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "wrote 40 images at 32x32" in result.output
@@ -39,7 +53,9 @@ def test_info_on_an_unlabelled_folder(tmp_path):
 
 
 def test_user_errors_are_one_line(tmp_path):
-    result = runner.invoke(app, ["data", "synth-faces", "--out", str(tmp_path / "x.zip"), "--images", "4", "--resolution", "48"])
+    result = runner.invoke(
+        app, ["data", "synth-faces", "--out", str(tmp_path / "x.zip"), "--images", "4", "--resolution", "48"]
+    )
     assert result.exit_code == 2
     assert result.output.strip().startswith("error: --resolution must be one of 32, 64, 128")
     assert "Traceback" not in result.output
