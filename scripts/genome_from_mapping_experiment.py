@@ -109,7 +109,9 @@ def main() -> None:
         results_path.write_text(json.dumps(results, indent=2))
     stages = [float(k) for k in args.finetune.split(",") if k]
     if stages and not (out / "faces32_50k.zip").is_file():  # the shipped models' training set
-        run("data", "synth-faces", "--out", out / "faces32_50k.zip", "--images", 50_000, "--resolution", 32, "--seed", 0)
+        run(
+            "data", "synth-faces", "--out", out / "faces32_50k.zip", "--images", 50_000, "--resolution", 32, "--seed", 0
+        )
     for kimg in stages:
         name = f"{args.finetune_arm}-ft{kimg:g}"
         model = out / f"{name}.safetensors"

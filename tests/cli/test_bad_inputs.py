@@ -123,6 +123,8 @@ ROWS = [
         "holds 64x64 images but",
     ),
     ("data-info-mixed", "data info {mixed}", "all images must have the same size"),
+    ("data-info-broken-image", "data info {broken}", "00001.png: not an image file PIL can read"),
+    ("train-broken-image", "train --data {broken} --out {new} --resolution 16", "not an image file PIL can read"),
     ("train-48px", "train --data {data48} --out {new}", "power of two"),
     ("synth-faces-48", "data synth-faces --out {new}.zip --images 4 --resolution 48", "--resolution must be one of"),
     # messages that name the flag

