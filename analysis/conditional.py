@@ -445,12 +445,12 @@ def evaluate_conditional(
 
 
 def _accuracy_diversity_plot(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig = Figure(figsize=(7, 5))
+    FigureCanvasAgg(fig)  # no pyplot: no global backend, nothing to close
+    ax = fig.subplots()
     for (attribute, value), group in table.groupby(["attribute", "value"], sort=False):
         group = group.sort_values("temperature", ascending=False)
         ax.plot(group["fd_classifier"], group["accuracy"] * 100, marker="o", label=f"{attribute}={value}")
@@ -462,7 +462,6 @@ def _accuracy_diversity_plot(table: pd.DataFrame, path: Path) -> None:
     ax.legend(fontsize=7)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
 
 
 # -- genomekit interpolate -----------------------------------------------------------------------

@@ -22,24 +22,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from genomekit.fileio import atomic_path, atomic_write  # noqa: E402
-from genomekit.stats import attribute_given_variant, load_stats, read_shard  # noqa: E402
-from genomekit.stats.scores import gene_standard_scores, noise_floor, scores_frame  # noqa: E402
+from genomekit.fileio import atomic_path, atomic_write
+from genomekit.stats import attribute_given_variant, load_stats, read_shard
+from genomekit.stats.scores import gene_standard_scores, noise_floor, scores_frame
 
 logger = logging.getLogger(__name__)
 
 
-def _save(fig: plt.Figure, path: Path, dpi: int = 130) -> None:
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A figure drawn by its own Agg canvas: no pyplot, so no global backend and nothing to close."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: Path, dpi: int = 130) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
@@ -49,7 +54,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
 
 def attribute_colors(count: int) -> list:
     """Distinct colours for up to 40 attributes (tab20 then tab20b)."""
-    palette = list(plt.get_cmap("tab20").colors) + list(plt.get_cmap("tab20b").colors)
+    palette = list(matplotlib.colormaps["tab20"].colors) + list(matplotlib.colormaps["tab20b"].colors)
     return [palette[i % len(palette)] for i in range(count)]
 
 
@@ -67,7 +72,7 @@ def polar_plot(
     angles = np.linspace(0, 2 * np.pi, num_genes, endpoint=False)
     closed = np.append(angles, angles[0])
     colors = attribute_colors(num_attributes)
-    fig = plt.figure(figsize=(11, 11))
+    fig = _figure((11, 11))
     ax = fig.add_subplot(projection="polar")
     for a in range(num_attributes):
         ax.plot(closed, np.append(s[:, a], s[0, a]), color=colors[a], lw=1.1, alpha=0.85)
@@ -121,7 +126,8 @@ def score_heatmap(scores: torch.Tensor, attributes: Sequence[str], path: Path) -
     import seaborn as sns
 
     num_genes, num_attributes = scores.shape
-    fig, ax = plt.subplots(figsize=(max(8, num_attributes * 0.32), max(6, num_genes * 0.14)))
+    fig = _figure((max(8, num_attributes * 0.32), max(6, num_genes * 0.14)))
+    ax = fig.subplots()
     sns.heatmap(
         pd.DataFrame(scores.numpy(), columns=list(attributes)),
         ax=ax,
@@ -140,7 +146,8 @@ def correlation_heatmap(corr: pd.DataFrame, path: Path, title: str) -> None:
     import seaborn as sns
 
     size = max(7, len(corr) * 0.3)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    fig = _figure((size, size * 0.85))
+    ax = fig.subplots()
     sns.heatmap(corr, ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, square=True, cbar_kws={"shrink": 0.7})
     ax.set_title(title)
     ax.tick_params(labelsize=7)
@@ -231,7 +238,8 @@ def gene_edit_figure(
         seqs = base.unsqueeze(0).repeat(num_variants, 1)
         seqs[:, gene] = picks.to(seqs.device)
         rows.append(G(seqs.to(next(G.parameters()).device)).float().clamp(-1, 1).cpu())
-    fig, axes = plt.subplots(2, num_variants, figsize=(1.6 * num_variants, 3.8))
+    fig = _figure((1.6 * num_variants, 3.8))
+    axes = fig.subplots(2, num_variants, squeeze=False)
     for r, (gene, picks, images) in enumerate(zip((top, low), (picks_top, picks_low), rows, strict=True)):
         for c in range(num_variants):
             ax = axes[r, c]

@@ -74,3 +74,17 @@ def test_statistics_from_before_the_classifier_source_still_report(stats_copy, t
     del manifest["classifier_source"]
     (stats_copy / "manifest.json").write_text(json.dumps(manifest))
     assert "index.html" in write_report(stats_copy, tmp_path / "r").files
+
+
+def test_plotting_needs_no_pyplot():
+    """The figures are Figure objects on their own Agg canvas: importing the plotting modules leaves
+    pyplot, and with it the global backend, alone."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import analysis.report, analysis.conditional, genomekit.probes;"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
