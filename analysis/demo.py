@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from genomekit.fileio import atomic_write
+from genomekit.markdown import markdown_table
 
 DEFAULT_ATTRIBUTES = ("Smiling", "Male", "Blond_Hair")
 DEFAULT_TEMPERATURES = (1.0, 0.5)
@@ -191,13 +192,16 @@ def _write_summary(out: Path, model: str | Path, samples: int, table: pd.DataFra
         "Fraction of samples the classifier set finds with the requested value, beside the same number of",
         "unconditional samples:",
         "",
-        "| attribute | requested | T | conditional | unconditional | grid |",
-        "|---|---|---|---|---|---|",
     ]
-    for r in table.itertuples():
-        lines.append(
-            f"| {r.attribute} | {r.requested} | {r.temperature:g} | {r.conditional:.0%} | {r.unconditional:.0%} "
-            f"| [{r.grid}]({r.grid}) |"
-        )
+    cells = pd.DataFrame(
+        {
+            "attribute": table["attribute"],
+            "requested": table["requested"],
+            "T": table["temperature"].map("{:g}".format),
+            "conditional": table["conditional"].map("{:.0%}".format),
+            "unconditional": table["unconditional"].map("{:.0%}".format),
+            "grid": table["grid"].map(lambda grid: f"[{grid}]({grid})"),
+        }
+    )
     with atomic_write(out / "summary.md", "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join([*lines, markdown_table(cells)]) + "\n")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from genomekit.fileio import atomic_path, atomic_write
+from genomekit.markdown import markdown_table
 from genomekit.stats import attribute_given_variant, load_stats, read_shard
 from genomekit.stats.scores import gene_standard_scores, noise_floor, scores_frame
 
@@ -370,69 +372,109 @@ EDIT_VARIANTS = 7  # variants per row of a gene-edit figure
 
 
 def _write_pages(out, stats_dir, stats, attributes, top, has_real, edits, low_variants, min_count) -> None:
+    """index.md and index.html: the same text, images and top-genes table, each from its template."""
     g, v, d = stats.genome_shape
-    lines = [
-        "# Genome report",
-        "",
-        f"Statistics: `{stats_dir}`: {stats.samples:,} samples, genome {g} genes x {v} variants x {d}, "
+    text = {
+        "summary": f"Statistics: `{stats_dir}`: {stats.samples:,} samples, genome {g} genes x {v} variants x {d}, "
         f"{len(attributes)} attributes. Variants seen fewer than {min_count} times: {low_variants}.",
-        "",
-        "Gene standard score: the mean over a gene's variants of |p(a | variant) - the gene's mean| divided "
-        "by the standard deviation of p(a | variant) over the whole codebook (see `genomekit.stats.scores`).",
-        "",
-        "## Which genes control which attributes",
-        "",
-        "![polar plot](polar.png)",
-        "",
-        "![heatmap](heatmap.png)",
-        "",
-        "## Top genes per attribute",
-        "",
-        "The noise floor is the score a gene without effect gets from sampling noise alone at this sample "
-        "count (`genomekit.stats.scores.noise_floor`); a top gene near its floor is not distinguishable "
+        "score_note": "Gene standard score: the mean over a gene's variants of |p(a | variant) - the gene's mean| "
+        "divided by the standard deviation of p(a | variant) over the whole codebook (see `genomekit.stats.scores`).",
+        "floor_note": "The noise floor is the score a gene without effect gets from sampling noise alone at this "
+        "sample count (`genomekit.stats.scores.noise_floor`); a top gene near its floor is not distinguishable "
         "from noise: collect more samples.",
-        "",
-        "| attribute | noise floor | gene (score) | 2nd | 3rd |",
-        "|---|---|---|---|---|",
-    ]
-    for name in attributes:
-        rows = top[top["attribute"] == name].sort_values("rank")
-        cells = [f"{int(r.gene)} ({r.score:.2f})" for r in rows.itertuples()]
-        floor = rows["noise_floor"].iloc[0] if len(rows) else float("nan")
-        lines.append(f"| {name} | {floor:.2f} | " + " | ".join(cells + [""] * (3 - len(cells))) + " |")
-    lines += ["", "## Attribute correlations", "", "![generated](correlation_generated.png)", ""]
+    }
+    table = _top_genes_table(top, attributes)
+    correlations = [("generated", "correlation_generated.png")]  # (alt text, file)
     if has_real:
-        lines += ["![real labels](correlation_real.png)", ""]
-    if edits:
-        lines += ["## Gene edits", ""]
-        for name, file, g_top, g_low in edits:
-            lines += [f"**{name}**: gene {g_top} (top) vs gene {g_low} (least important)", "", f"![{name}]({file})", ""]
-    md = "\n".join(lines) + "\n"
+        correlations.append(("real labels", "correlation_real.png"))
+
+    md_edits = "".join(
+        f"**{name}**: gene {g_top} (top) vs gene {g_low} (least important)\n\n![{name}]({file})\n\n"
+        for name, file, g_top, g_low in edits
+    )
+    markdown = _MARKDOWN_PAGE.substitute(
+        text,
+        top_genes=markdown_table(table),
+        correlations="".join(f"![{alt}]({src})\n\n" for alt, src in correlations),
+        edits=f"## Gene edits\n\n{md_edits}" if edits else "",
+    )
     with atomic_write(out / "index.md", "w") as f:
-        f.write(md)
-    body = []
-    for line in lines:
-        if line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("!["):
-            src = line[line.index("(") + 1 : -1]
-            body.append(f'<p><img src="{html.escape(src)}" style="max-width:100%"></p>')
-        elif line.startswith("|---"):
-            continue
-        elif line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            tag = "th" if cells[0] == "attribute" else "td"
-            body.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
-        elif line:
-            body.append(f"<p>{html.escape(line).replace('**', '')}</p>")
-    page = "\n".join(body)
-    page = page.replace("<tr><th>", "<table border=1 cellpadding=3><tr><th>", 1)
-    last = page.rfind("</tr>")
-    if last >= 0:
-        page = page[: last + 5] + "</table>" + page[last + 5 :]
+        f.write(markdown)
+
+    html_edits = "".join(
+        f"<p><strong>{html.escape(name)}</strong>: gene {g_top} (top) vs gene {g_low} (least important)</p>\n"
+        + _html_image(name, file)
+        for name, file, g_top, g_low in edits
+    )
+    page = _HTML_PAGE.substitute(
+        {key: html.escape(value) for key, value in text.items()},
+        top_genes=table.to_html(index=False, border=1),
+        correlations="".join(_html_image(alt, src) for alt, src in correlations),
+        edits=f"<h2>Gene edits</h2>\n{html_edits}" if edits else "",
+    )
     with atomic_write(out / "index.html", "w") as f:
-        f.write(
-            f"<!doctype html><html><head><meta charset='utf-8'><title>Genome report</title></head><body>\n{page}\n</body></html>\n"
-        )
+        f.write(page)
+
+
+def _top_genes_table(top: pd.DataFrame, attributes: Sequence[str]) -> pd.DataFrame:
+    """One row of text cells per attribute: its noise floor and its top three genes as "gene (score)"."""
+    rows = []
+    for name in attributes:
+        ranked = top[top["attribute"] == name].sort_values("rank")
+        cells = [f"{int(r.gene)} ({r.score:.2f})" for r in ranked.itertuples()]
+        floor = ranked["noise_floor"].iloc[0] if len(ranked) else float("nan")
+        rows.append([name, f"{floor:.2f}", *cells, *[""] * (3 - len(cells))])
+    return pd.DataFrame(rows, columns=["attribute", "noise floor", "gene (score)", "2nd", "3rd"])
+
+
+def _html_image(alt: str, src: str) -> str:
+    return f'<p><img src="{html.escape(src)}" alt="{html.escape(alt)}" style="max-width:100%"></p>\n'
+
+
+_MARKDOWN_PAGE = string.Template(
+    """# Genome report
+
+$summary
+
+$score_note
+
+## Which genes control which attributes
+
+![polar plot](polar.png)
+
+![heatmap](heatmap.png)
+
+## Top genes per attribute
+
+$floor_note
+
+$top_genes
+
+## Attribute correlations
+
+$correlations$edits"""
+)
+
+_HTML_PAGE = string.Template(
+    """<!doctype html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>Genome report</title>
+<style>table.dataframe { border-collapse: collapse } table.dataframe th, table.dataframe td { padding: 3px }</style>
+</head>
+<body>
+<h1>Genome report</h1>
+<p>$summary</p>
+<p>$score_note</p>
+<h2>Which genes control which attributes</h2>
+<p><img src="polar.png" alt="polar plot" style="max-width:100%"></p>
+<p><img src="heatmap.png" alt="heatmap" style="max-width:100%"></p>
+<h2>Top genes per attribute</h2>
+<p>$floor_note</p>
+$top_genes
+<h2>Attribute correlations</h2>
+$correlations$edits</body>
+</html>
+"""
+)

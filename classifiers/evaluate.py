@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -122,52 +123,49 @@ class EvaluationReport:
         }
 
     def to_csv(self, path: str | Path) -> None:
-        """Write one row per attribute (columns METRIC_COLUMNS), atomically."""
+        """Write one row per attribute (columns METRIC_COLUMNS), atomically; NaN as an empty cell."""
+        frame = pd.DataFrame(self.rows(), columns=list(METRIC_COLUMNS))
         with atomic_write(path, "w") as f:
-            f.write(",".join(METRIC_COLUMNS) + "\n")
-            for row in self.rows():
-                cells = [_csv_cell(row[column]) for column in METRIC_COLUMNS]
-                f.write(",".join(cells) + "\n")
+            frame.to_csv(f, index=False, float_format="%.6f", lineterminator="\n")
 
     def table(self) -> str:
-        """A fixed-width table: one line per attribute, then the means."""
-        width = max(9, *(len(a) for a in self.attribute_names))
-        header = f"{'attribute':<{width}}  {'pos':>5}  {'acc':>6}  {'bal acc':>7}  {'AUC':>6}  {'conf':>5}"
-        lines = [header, "-" * len(header)]
-        for row in self.rows():
-            lines.append(
-                f"{row['attribute']:<{width}}  {row['positive_rate']:5.2f}  {_pct(row['accuracy'])}  "
-                f"{_pct(row['balanced_accuracy']):>7}  {_fmt(row['auc'])}  {row['mean_confidence']:5.3f}"
-            )
+        """A fixed-width table: one line per attribute, then the means, then a one-line summary."""
         summary = self.summary()
-        lines.append("-" * len(header))
-        lines.append(
-            f"{'mean':<{width}}  {'':5}  {_pct(summary['mean_accuracy'])}  "
-            f"{_pct(summary['mean_balanced_accuracy']):>7}  {_fmt(summary['mean_auc'])}  "
-            f"{summary['mean_confidence']:5.3f}"
+        mean = {
+            "attribute": "mean",
+            "positive_rate": float("nan"),
+            "accuracy": summary["mean_accuracy"],
+            "balanced_accuracy": summary["mean_balanced_accuracy"],
+            "auc": summary["mean_auc"],
+            "mean_confidence": summary["mean_confidence"],
+        }
+        frame = pd.DataFrame([*self.rows(), mean])
+        width = max(len("attribute"), *(len(a) for a in self.attribute_names))
+        cells = pd.DataFrame(
+            {
+                "attribute": frame["attribute"].str.ljust(width),
+                "pos": frame["positive_rate"].map(lambda v: "" if math.isnan(v) else f"{v:.2f}"),
+                "acc": frame["accuracy"].map(lambda v: f"{100 * v:.2f}"),
+                "bal acc": frame["balanced_accuracy"].map(lambda v: f"{100 * v:.2f}"),
+                "AUC": frame["auc"].map("{:.4f}".format),
+                "conf": frame["mean_confidence"].map("{:.3f}".format),
+            }
         )
+        header, *rows = cells.to_string(index=False, header=["attribute".ljust(width), *cells.columns[1:]]).split("\n")
+        rule = "-" * len(header)
         where = f" at {self.input_resolution} px" if self.input_resolution else ""
-        lines.append(
-            f"{self.count} images{where}: mean accuracy {summary['mean_accuracy']:.2%}, lowest balanced "
-            f"accuracy {summary['min_balanced_accuracy']:.2%} "
-            f"({self.attribute_names[int(np.nanargmin(self.metrics['balanced_accuracy']))]})"
+        lowest = self.attribute_names[int(np.nanargmin(self.metrics["balanced_accuracy"]))]
+        return "\n".join(
+            [
+                header,
+                rule,
+                *rows[:-1],
+                rule,
+                rows[-1],
+                f"{self.count} images{where}: mean accuracy {summary['mean_accuracy']:.2%}, lowest balanced "
+                f"accuracy {summary['min_balanced_accuracy']:.2%} ({lowest})",
+            ]
         )
-        return "\n".join(lines)
-
-
-def _pct(value: float) -> str:
-    return "   nan" if math.isnan(value) else f"{value * 100:6.2f}"
-
-
-def _fmt(value: float) -> str:
-    return "   nan" if math.isnan(value) else f"{value:6.4f}"
-
-
-def _csv_cell(value: float | str | int) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6f}"
-    text = str(value)
-    return f'"{text}"' if ("," in text or '"' in text) else text
 
 
 def images_to_unit_range(images: Tensor) -> Tensor:

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from genomekit.errors import UserError
 from genomekit.fileio import atomic_path, atomic_write, write_json
+from genomekit.markdown import markdown_table
 from genomekit.metrics import disentanglement as dis
 from genomekit.metrics.generate import sample_codes
 from genomekit.metrics.separability import linear_separability
@@ -439,15 +440,15 @@ class ProbeReport:
 
 
 def _markdown(frame: pd.DataFrame, *, percent: bool) -> str:
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(frame.columns))) + "|"
-    rows = []
-    for _, row in frame.iterrows():
-        cells = [str(row.iloc[0])]
-        for value in row.iloc[1:]:
-            cells.append("" if pd.isna(value) else (f"{100 * value:.2f}" if percent else f"{value:.4f}"))
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join([header, rule, *rows])
+    """The first column as it is, the others right-aligned: percentages (2 decimals) or 4-decimal numbers."""
+
+    def number(value: float) -> str:
+        return "" if pd.isna(value) else (f"{100 * value:.2f}" if percent else f"{value:.4f}")
+
+    cells = frame.copy()
+    for column in frame.columns[1:]:
+        cells[column] = frame[column].map(number)
+    return markdown_table(cells, right=frame.columns[1:])
 
 
 def probe_models(

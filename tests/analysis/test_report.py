@@ -86,5 +86,27 @@ def test_plotting_needs_no_pyplot():
         "import sys; import analysis.report, analysis.conditional, genomekit.probes;"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+def test_both_pages_show_the_top_genes_table_and_every_figure(tiny_world, tmp_path):
+    import re
+
+    out = tmp_path / "r"
+    write_report(tiny_world["stats"], out, model=tiny_world["model"], edit_attributes=["male"])
+    top = pd.read_csv(out / "top_genes.csv").sort_values(["rank"], kind="stable")
+    expected = []  # the table's cells, row by row
+    for name in ("Smiling", "Eyeglasses", "Male"):
+        rows = top[top["attribute"] == name]
+        floor = f"{rows['noise_floor'].iloc[0]:.2f}"
+        expected.append([name, floor, *(f"{g} ({s:.2f})" for g, s in zip(rows["gene"], rows["score"], strict=True))])
+    markdown, page = (out / "index.md").read_text(), (out / "index.html").read_text()
+    table = "| attribute | noise floor | gene (score) | 2nd | 3rd |\n|---|---|---|---|---|\n"
+    assert table + "\n".join("| " + " | ".join(row) + " |" for row in expected) + "\n" in markdown
+    assert re.findall(r"<th>(.*?)</th>", page) == ["attribute", "noise floor", "gene (score)", "2nd", "3rd"]
+    assert re.findall(r"<td>(.*?)</td>", page) == [cell for row in expected for cell in row]
+    figures = ["polar.png", "heatmap.png", "correlation_generated.png", "gene_edit_Male.png"]
+    assert re.findall(r"!\[[^]]*\]\(([^)]*)\)", markdown) == figures
+    assert re.findall(r'<img src="([^"]*)"', page) == figures
+    assert "**Male**: gene" in markdown and "<strong>Male</strong>: gene" in page
