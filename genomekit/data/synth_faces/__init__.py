@@ -16,13 +16,14 @@ A face is drawn from a seed in two steps:
 attribute by its CelebA name with everything else equal. The generative rule and the frequencies are
 documented in docs/SYNTH_FACES.md.
 
-Layout: ``params`` (palettes, label frequencies, :class:`FaceParams`), ``labels`` (labels and the
-sampler's constraints), ``sampling`` (:func:`sample_face`, :func:`image_seed`), ``canvas`` (the unit
-layout and its pose), ``render`` (:func:`render_params`, :func:`render_face`), ``grid`` (the attribute
-grid) and ``dataset`` (:func:`write_synth_faces`).
+Modules: ``params`` (palettes, label frequencies, :class:`FaceParams`); ``labels`` (the labels and
+the sampler's constraints); ``sampling`` (:func:`sample_face`, :func:`image_seed`); ``canvas`` (the
+unit layout, drawn through the pose); ``render`` (:func:`render_params`, which draws the parts of
+``body``, ``face``, ``hair``, ``features`` and ``accessories`` in order, and :func:`render_face`);
+``grid`` (the attribute grid) and ``dataset`` (:func:`write_synth_faces`).
 """
 
-from genomekit.data.synth_faces.canvas import CX, CY, PIVOT, ZOOM, to_pixels
+from genomekit.data.synth_faces.canvas import CX, CY, PIVOT, SUPERSAMPLE, ZOOM, to_pixels
 from genomekit.data.synth_faces.dataset import CHUNK, write_synth_faces
 from genomekit.data.synth_faces.dataset import _render_chunk as _render_chunk
 from genomekit.data.synth_faces.grid import attribute_grid, attribute_pairs, save_attribute_grid
@@ -46,7 +47,7 @@ from genomekit.data.synth_faces.params import (
     FaceParams,
     Pose,
 )
-from genomekit.data.synth_faces.render import SUPERSAMPLE, render_face, render_params
+from genomekit.data.synth_faces.render import render_face, render_params
 from genomekit.data.synth_faces.sampling import image_seed, sample_face, sample_labels
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Drawing in the unit layout: colour arithmetic, point helpers and :class:`_Canvas`, which applies the pose.
+"""The unit layout and drawing in it: colour arithmetic, point helpers and :class:`_Canvas`, which applies the pose.
 
 Shapes are given in unit coordinates ([0, 1]^2, y down) and drawn through the face's :class:`Pose`.
 """
@@ -13,8 +13,14 @@ from PIL import Image, ImageDraw
 
 from genomekit.data.synth_faces.params import NEUTRAL_POSE, RGB, Pose
 
+SUPERSAMPLE = 4  # draw at 4x the output side, then box-filter down
 ZOOM = 1.12  # the face fills more of the image than the unit layout below suggests
-CX, CY = 0.5, 0.42  # head centre in unit coordinates before the pose
+
+# The neutral face in unit coordinates, before the pose; the body parts place themselves from these.
+CX, CY = 0.5, 0.42  # head centre
+HEAD_TOP = CY - 0.27  # top of the skull (a normal face's half height above CY); hair and hats rise above it
+EYE_Y = CY - 0.022  # height of the eye centres
+EYE_DX = 0.082  # eye centre to the face's midline
 
 
 def _shade(color: RGB, factor: float) -> RGB:
