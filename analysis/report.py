@@ -31,7 +31,8 @@ from matplotlib.figure import Figure
 
 from genomekit.fileio import atomic_path, atomic_write
 from genomekit.markdown import markdown_table
-from genomekit.stats import attribute_given_variant, load_stats, read_shard
+from genomekit.stats import attribute_given_variant, load_stats
+from genomekit.stats.correlation import correlation_from_moments, moments, score_moments, variance_from_moments
 from genomekit.stats.scores import gene_standard_scores, noise_floor, scores_frame
 
 logger = logging.getLogger(__name__)
@@ -156,38 +157,6 @@ def correlation_heatmap(corr: pd.DataFrame, path: Path, title: str) -> None:
     _save(fig, path)
 
 
-def correlation_from_moments(count: int, total: np.ndarray, outer: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
-    """Pearson correlation from summable moments: count, sum (A,), sum of outer products (A, A).
-
-    Attributes that never vary get NaN rows and columns.
-    """
-    mean = total / count
-    cov = outer / count - np.outer(mean, mean)
-    std = np.sqrt(np.clip(np.diag(cov), 0, None))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = cov / np.outer(std, std)
-    return pd.DataFrame(corr, index=list(names), columns=list(names))
-
-
-def score_moments(
-    stats_dir: Path, manifest: dict, attributes: Sequence[str], on_shard: Callable[[int], object] | None = None
-) -> tuple[int, np.ndarray, np.ndarray]:
-    """Count, sum (A,) and sum of outer products (A, A) of the per-sample classifier outputs, streamed
-    shard by shard (memory holds one shard). ``on_shard`` is called with each shard's row count."""
-    num_genes = int(manifest["identity"]["genome_shape"][0])
-    a = len(attributes)
-    count, total, outer = 0, np.zeros(a), np.zeros((a, a))
-    for entry in manifest["shards"]:
-        _, _, scores, _ = read_shard(stats_dir / entry["file"], num_genes, attributes)
-        x = scores.to(torch.float64).numpy()
-        count += len(x)
-        total += x.sum(0)
-        outer += x.T @ x
-        if on_shard is not None:
-            on_shard(len(x))
-    return count, total, outer
-
-
 def real_correlation(data: str | Path, attributes: Sequence[str]) -> pd.DataFrame | None:
     """Correlation of a dataset's labels for the statistics' attributes (None when it has no labels)."""
     from classifiers.attributes import normalize_attribute_name
@@ -205,7 +174,7 @@ def real_correlation(data: str | Path, attributes: Sequence[str]) -> pd.DataFram
     if not keep:
         return None
     labels = dataset.labels[:, [i for _, i in keep]].to(torch.float64).numpy()
-    return correlation_from_moments(len(labels), labels.sum(0), labels.T @ labels, [n for n, _ in keep])
+    return correlation_from_moments(*moments(labels), [n for n, _ in keep])
 
 
 @torch.no_grad()
@@ -319,7 +288,7 @@ def write_report(
     scores = gene_standard_scores(p_attr)
     on_shard = progress("report: reading shards", stats.samples) if progress is not None else None
     count, total, outer = score_moments(stats_dir, stats.manifest, attributes, on_shard)
-    variance = torch.from_numpy(np.clip(outer.diagonal() / count - (total / count) ** 2, 0, None))  # (A,)
+    variance = torch.from_numpy(variance_from_moments(count, total, outer))  # (A,)
     floors = noise_floor(p_attr, stats.totals.counts, variance)  # (A,)
 
     # 3. Write.
