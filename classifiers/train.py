@@ -33,7 +33,7 @@ from classifiers.evaluate import EvaluationReport, attribute_metrics, images_to_
 from classifiers.multihead import MultiHeadClassifierSet, MultiHeadConfig
 from classifiers.saved import save_classifier_set
 from genomekit.errors import UserError
-from genomekit.fileio import write_json
+from genomekit.fileio import file_sha256, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -104,23 +104,22 @@ def dataset_identity(dataset) -> dict[str, Any]:
     The hash covers the zip file's bytes, or, for a folder, the image names, sizes and labels.
     """
     path = Path(dataset.path)
-    digest = hashlib.sha256()
     if path.is_file():
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+        sha256 = file_sha256(path)
     else:
+        digest = hashlib.sha256()
         for name in dataset.names:
             digest.update(name.encode())
             digest.update(str((path / name).stat().st_size).encode())
         if dataset.labels is not None:
             digest.update(dataset.labels.numpy().tobytes())
+        sha256 = digest.hexdigest()
     return {
         "path": str(path.resolve()),
         "count": len(dataset),
         "resolution": dataset.resolution,
         "attribute_names": list(dataset.attribute_names),
-        "sha256": digest.hexdigest(),
+        "sha256": sha256,
     }
 
 

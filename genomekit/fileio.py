@@ -1,8 +1,10 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never a half-written file."""
+"""Atomic file writes (a reader sees the old file or the complete new one, never a half-written file)
+and the sha256 of a file."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -64,6 +66,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def file_sha256(path: str | Path, *, prefix: bytes = b"") -> str:
+    """sha256 (hex) of ``prefix`` followed by the bytes of the file at ``path``, read 1 MiB at a time."""
+    digest = hashlib.sha256(prefix)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_json(path: str | Path, obj: Any) -> None:

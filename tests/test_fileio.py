@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from genomekit.fileio import atomic_path, atomic_write, write_json
+from genomekit.fileio import atomic_path, atomic_write, file_sha256, write_json
 
 
 def test_atomic_write_replaces_whole_file_and_sets_normal_permissions(tmp_path):
@@ -29,3 +29,13 @@ def test_atomic_path_and_json(tmp_path):
     assert path.read_bytes() == b"xyz"
     write_json(tmp_path / "c.json", {"k": [1, 2]})
     assert (tmp_path / "c.json").read_text().startswith("{")
+
+
+def test_file_sha256_reads_in_blocks_and_takes_a_prefix(tmp_path):
+    import hashlib
+
+    data = os.urandom((1 << 20) + 123)  # more than one block
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    assert file_sha256(path) == hashlib.sha256(data).hexdigest()
+    assert file_sha256(path, prefix=b"header\n") == hashlib.sha256(b"header\n" + data).hexdigest()

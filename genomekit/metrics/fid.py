@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from genomekit.fileio import atomic_path
+from genomekit.fileio import atomic_path, file_sha256
 from genomekit.metrics.frechet import FeatureStats, frechet_distance_from_stats
 from genomekit.metrics.generate import generate, sample_codes
 from genomekit.metrics.inception import to_uint8
@@ -100,14 +100,11 @@ def dataset_content_hash(dataset) -> str:
     A zip: the whole file's bytes. A folder: every image's name, size and bytes, in dataset order.
     The dataset class and resolution are included (a CelebA folder is resized on reading).
     """
-    digest = hashlib.sha256()
-    digest.update(f"{type(dataset).__name__}:{dataset.resolution}:{len(dataset)}\n".encode())
+    header = f"{type(dataset).__name__}:{dataset.resolution}:{len(dataset)}\n".encode()
     path = Path(dataset.path)
     if path.is_file():
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(path, prefix=header)
+    digest = hashlib.sha256(header)
     root = Path(getattr(dataset, "image_root", path))
     for name in dataset.names:
         data = (root / name).read_bytes()

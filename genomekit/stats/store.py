@@ -25,7 +25,6 @@ when they are read, and a read-only stats directory works.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import re
@@ -40,7 +39,7 @@ import torch
 from torch import Tensor
 
 from genomekit.errors import UserError
-from genomekit.fileio import atomic_path, write_json
+from genomekit.fileio import atomic_path, file_sha256, write_json
 from genomekit.stats.estimate import variant_sums
 
 log = logging.getLogger(__name__)
@@ -144,14 +143,6 @@ def shard_schema(num_genes: int, attributes: Sequence[str]) -> pa.Schema:
     fields += [pa.field(name, pa.float32(), nullable=False) for name in attributes]
     fields.append(pa.field("realness", pa.float32(), nullable=False))
     return pa.schema(fields)
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_shard(
