@@ -22,6 +22,7 @@ from classifiers.attributes import match_attribute_columns
 from classifiers.base import ClassifierSet, resize_images
 from genomekit.errors import UserError
 from genomekit.fileio import atomic_write
+from genomekit.metrics.classification import balanced_accuracy
 
 logger = logging.getLogger(__name__)
 
@@ -72,16 +73,11 @@ def attribute_metrics(probabilities: Tensor, labels: Tensor) -> dict[str, np.nda
     y = labels.double().cpu().numpy() > 0.5
     predicted = p >= 0.5
     correct = predicted == y
-    positives, negatives = y.sum(0), (~y).sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tpr = (correct & y).sum(0) / positives
-        tnr = (correct & ~y).sum(0) / negatives
-    balanced = np.where(np.isnan(tpr), tnr, np.where(np.isnan(tnr), tpr, (tpr + tnr) / 2))
     return {
         "positive_rate": y.mean(0),
         "predicted_rate": predicted.mean(0),
         "accuracy": correct.mean(0),
-        "balanced_accuracy": balanced,
+        "balanced_accuracy": balanced_accuracy(predicted, y),
         "auc": np.array([binary_auc(p[:, a], y[:, a]) for a in range(p.shape[1])]),
         "mean_confidence": np.maximum(p, 1 - p).mean(0),
     }

@@ -37,6 +37,7 @@ from genomekit.errors import UserError
 from genomekit.fileio import atomic_path, atomic_write, write_json
 from genomekit.markdown import markdown_table
 from genomekit.metrics import disentanglement as dis
+from genomekit.metrics.classification import balanced_accuracy
 from genomekit.metrics.generate import sample_codes
 from genomekit.metrics.separability import linear_separability
 
@@ -241,15 +242,6 @@ class ProbeScores:
     seconds: float
 
 
-def _balanced(prediction: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Balanced accuracy per column of (N, A) predictions; plain accuracy for a one-class column."""
-    out = np.zeros(labels.shape[1])
-    for a in range(labels.shape[1]):
-        classes = np.unique(labels[:, a])
-        out[a] = np.mean([(prediction[labels[:, a] == c, a] == c).mean() for c in classes])
-    return out
-
-
 def fit_probes(
     inputs: np.ndarray,
     labels: np.ndarray,
@@ -321,7 +313,7 @@ def fit_probes(
     majority_class = (labels[train].mean(0) >= 0.5).astype(np.int64)  # (A,)
     return ProbeScores(
         accuracy=(prediction == labels[test]).mean(0),
-        balanced_accuracy=_balanced(prediction.astype(np.int64), labels[test]),
+        balanced_accuracy=balanced_accuracy(prediction, labels[test]),
         majority=(labels[test] == majority_class).mean(0),
         positive_rate=labels[test].mean(0),
         epochs=best_epoch,

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genomekit.metrics.classification import balanced_accuracy
+
 __all__ = [
     "DCIResult",
     "dci",
@@ -138,17 +140,6 @@ def _nanmean(values: np.ndarray) -> float:
     return float(finite.mean()) if len(finite) else float("nan")
 
 
-def _balanced_accuracy(prediction: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Balanced accuracy of predictions (N, K) in {0, 1} against labels (N,) -> (K,)."""
-    positives = labels == 1
-    num_pos, num_neg = positives.sum(), (~positives).sum()
-    if num_pos == 0 or num_neg == 0:
-        return (prediction == labels[:, None]).mean(0)
-    tpr = (prediction[positives] == 1).sum(0) / num_pos
-    tnr = (prediction[~positives] == 0).sum(0) / num_neg
-    return (tpr + tnr) / 2
-
-
 def _threshold_scores(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray) -> np.ndarray:
     """Per column: the best-balanced-accuracy threshold rule on train, scored on test -> (K,)."""
     n, num_codes = train.shape
@@ -177,7 +168,7 @@ def _threshold_scores(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, 
         )
     prediction = (test > threshold).astype(np.int64)
     prediction = np.where(flip, 1 - prediction, prediction)
-    return _balanced_accuracy(prediction, y_test)
+    return balanced_accuracy(prediction, y_test[:, None])
 
 
 def _categorical_scores(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray) -> np.ndarray:
@@ -195,7 +186,7 @@ def _categorical_scores(train: np.ndarray, y_train: np.ndarray, test: np.ndarray
     with np.errstate(divide="ignore", invalid="ignore"):
         predict_one = positives / counts > y_train.mean()  # (K, L); unseen values (0/0) predict 0
     prediction = predict_one[np.arange(num_codes), test].astype(np.int64)  # (N_test, K)
-    return _balanced_accuracy(prediction, y_test)
+    return balanced_accuracy(prediction, y_test[:, None])
 
 
 def sap_score_matrix(
