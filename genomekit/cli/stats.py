@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import os
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -86,20 +84,18 @@ def collect_stats_command(
     check_positive(chunk_size, "--chunk-size")
     check_positive(min_count, "--min-count", 0)
     check_output_dir(out)
-    # torchrun's variables: the CLI reads them, the library takes them as arguments.
-    rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    device = resolve_device(device)
-    if world_size > 1 and device == "cuda":
-        device = f"cuda:{local_rank}"
+    from genomekit.distributed import any_rank, from_environment, join, leave, on_main
+
+    dist_info = from_environment()  # torchrun's variables: the CLI reads them, the library takes them
     config = CollectConfig(
         out=out, samples=samples, batch_size=batch, chunk_size=chunk_size, seed=seed, resume=resume, min_count=min_count
     )
-    generator, classifier_set, discriminator, identity = _load_inputs(model, classifiers, device)
-    distributed = _init_distributed(device, world_size)
+    device = join(dist_info, resolve_device(device))  # cuda:LOCAL_RANK under torchrun
+    rank, world_size = dist_info.rank, dist_info.world_size
     stop = threading.Event()
     try:
-        with stop_on_ctrl_c(stop):
+        generator, classifier_set, discriminator, identity = _load_inputs(model, classifiers, device)
+        with stop_on_ctrl_c(stop, once=dist_info.multi):
             result = collect_stats(
                 config,
                 generator=generator,
@@ -110,26 +106,19 @@ def collect_stats_command(
                 rank=rank,
                 world_size=world_size,
                 stop=stop,
-                progress=progress and rank == 0,
+                progress=progress and dist_info.is_main,
             )
-            interrupted = result.interrupted
-            if distributed is not None:
-                interrupted = _any_rank(distributed, interrupted, device)
-                failure = None
-                if rank == 0 and not interrupted:
-                    try:
-                        finalize_stats(out, min_count=min_count)
-                    except UserError as error:  # let the other ranks leave the barrier first
-                        failure = error
-                distributed.barrier()
-                if failure is not None:
-                    raise failure
+            interrupted = any_rank(result.interrupted, dist_info, device)
+            if dist_info.multi and not interrupted:
+                on_main(dist_info, device, lambda: finalize_stats(out, min_count=min_count))
     except KeyboardInterrupt:
+        leave(dist_info, wait=False)
         typer.echo(INTERRUPTED, err=True)
         raise typer.Exit(130) from None
-    finally:
-        if distributed is not None:
-            distributed.destroy_process_group()
+    except BaseException:
+        leave(dist_info, wait=False)
+        raise
+    leave(dist_info)
     if interrupted:
         typer.echo(INTERRUPTED, err=True)
         raise typer.Exit(130)
@@ -141,27 +130,6 @@ def collect_stats_command(
         from genomekit.stats.info import describe_stats
 
         typer.echo(describe_stats(out, min_count))
-
-
-def _init_distributed(device: str, world_size: int):
-    """torch.distributed for a torchrun launch (gloo on CPU, nccl on CUDA), else None."""
-    if world_size <= 1:
-        return None
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        # Ranks meet only at the end; a long run must not trip the default 30-minute timeout.
-        backend = "nccl" if device.startswith("cuda") else "gloo"
-        dist.init_process_group(backend=backend, timeout=datetime.timedelta(days=7))
-    return dist
-
-
-def _any_rank(dist, flag: bool, device: str) -> bool:
-    import torch
-
-    value = torch.tensor([int(flag)], device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
 
 
 @command(stats_app, "info")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -127,6 +126,7 @@ def train_command(
 
     Multi-GPU / multi-process: torchrun --nproc-per-node 4 -m genomekit train --data ... --out ...
     """
+    from genomekit.distributed import from_environment, join, leave
     from genomekit.networks import DiscriminatorConfig, GeneratorConfig
     from genomekit.training import (
         TrainConfig,
@@ -187,22 +187,23 @@ def train_command(
         config = _resume_config(saved, config, given)
     elif (out / "checkpoint.safetensors").exists():
         raise UserError(f"--out {out} already holds a run; pass --resume to continue it, or choose another --out")
-    dist_info, device = _init_distributed(device)
+    dist_info = from_environment()
+    device = join(dist_info, device)  # cuda:LOCAL_RANK under torchrun
     stop = threading.Event()
     try:
-        with stop_on_ctrl_c(stop, "the current step (a checkpoint is written)", once=dist_info.world_size > 1):
+        with stop_on_ctrl_c(stop, "the current step (a checkpoint is written)", once=dist_info.multi):
             path = train(config, out, resume=resume, device=device, dist_info=dist_info, workers=workers, stop=stop)
     except TrainingInterrupted as interrupted:
+        leave(dist_info, wait=False)
         if dist_info.is_main:
             typer.echo(
                 f"{interrupted}; continue with: genomekit train --resume --data {config.data} --out {out}", err=True
             )
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        if dist_info.world_size > 1:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
+    except BaseException:
+        leave(dist_info, wait=False)
+        raise
+    leave(dist_info)
     if dist_info.is_main:
         typer.echo(f"done: {path}")
 
@@ -227,24 +228,6 @@ def _resume_config(saved, requested, given: set[str]):
         )
     changes = {field: getattr(requested, field) for field in RESUMABLE_FIELDS if field in fields}
     return saved.replace(**changes) if changes else saved
-
-
-def _init_distributed(device: str):
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1); one process otherwise."""
-    import torch
-    import torch.distributed as dist
-
-    from genomekit.training import Distributed
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return Distributed(), device
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if device.startswith("cuda"):
-        torch.cuda.set_device(local_rank)
-        device = f"cuda:{local_rank}"
-    dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
-    return Distributed(rank=rank, world_size=world), device
 
 
 @command(app, "export")

@@ -22,7 +22,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genomekit.data import DatasetError, ImageDataset, open_dataset
+from genomekit.distributed import Distributed, any_rank, broadcast_module
 from genomekit.errors import UserError
 from genomekit.fileio import atomic_path, write_json
 from genomekit.images import save_grid
@@ -76,18 +76,6 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __reduce__(self):
         return type(self), (self.path, self.nimg)
-
-
-@dataclass(frozen=True)
-class Distributed:
-    """Where this process stands in a multi-process run (rank 0 of 1 when alone)."""
-
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -208,21 +196,31 @@ def _check_dataset(dataset: ImageDataset, config: TrainConfig, dist_info: Distri
 # -- losses --------------------------------------------------------------------------------------
 
 
-def _mixed_ws(G: Generator, batch: int, mixing: float, rng: torch.Generator, update_emas: bool) -> Tensor:
+def _mixed_ws(
+    G: Generator, batch: int, mixing: float, rng: torch.Generator, update_emas: bool, rows: slice | None = None
+) -> Tensor:
     """Per-layer latents for a batch; with probability ``mixing`` a second code takes over from a random layer.
 
-    For a Genome the two codes are two gene sequences; for the baseline two Gaussian z.
+    For a Genome the two codes are two gene sequences; for the baseline two Gaussian z. Everything is
+    drawn for the whole ``batch`` and ``rows`` (this process's share of it; default all) are kept, so
+    several processes together train on exactly the latents one process would draw.
     """
-    ws = G.mapping(G.sample_codes(batch, rng), update_emas=update_emas)  # (B, L, w_dim)
+    rows = slice(None) if rows is None else rows
+    device = rng.device
+    ws = G.mapping(G.sample_codes(batch, rng)[rows], update_emas=update_emas)  # (b, L, w_dim)
     if mixing > 0:
-        device = rng.device
-        mix = torch.rand(batch, generator=rng, device=device) < mixing  # (B,)
-        cutoff = torch.randint(1, ws.shape[1], (batch,), generator=rng, device=device)  # (B,)
+        mix = (torch.rand(batch, generator=rng, device=device) < mixing)[rows]  # (b,)
+        cutoff = torch.randint(1, ws.shape[1], (batch,), generator=rng, device=device)[rows]  # (b,)
         cutoff = torch.where(mix, cutoff, torch.full_like(cutoff, ws.shape[1])).to(ws.device)
-        ws2 = G.mapping(G.sample_codes(batch, rng), update_emas=False)
+        ws2 = G.mapping(G.sample_codes(batch, rng)[rows], update_emas=False)
         layer = torch.arange(ws.shape[1], device=ws.device).reshape(1, -1)  # (1, L)
         ws = torch.where((layer >= cutoff.reshape(-1, 1)).unsqueeze(2), ws2, ws)
     return ws
+
+
+def latent_generator(seed: int, step: int, device: torch.device | str) -> torch.Generator:
+    """The generator of a step's latent codes: a function of (seed, step), the same on every rank."""
+    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step * 7_919 + 1) % (1 << 63))
 
 
 def _average_gradients(module: torch.nn.Module, world_size: int) -> None:
@@ -291,9 +289,12 @@ def train_step(
     batch = reals.shape[0]
     stats: dict[str, float] = {}
 
-    # 1. Generator: non-saturating loss, lazy path-length regularisation.
+    # 1. Generator: non-saturating loss, lazy path-length regularisation. The codes of the global
+    #    batch come from (seed, step), this rank keeps its rows; noise and augmentation use its own rng.
     D.requires_grad_(False)
-    ws = _mixed_ws(G, batch, config.style_mixing, rng, update_emas=True)
+    codes_rng = latent_generator(config.seed, state.step, rng.device)
+    rows = slice(dist_info.rank * batch, (dist_info.rank + 1) * batch)
+    ws = _mixed_ws(G, batch * dist_info.world_size, config.style_mixing, codes_rng, update_emas=True, rows=rows)
     fakes = G.synthesis(ws, noise_mode="random", generator=rng)
     loss_G = F.softplus(-D(augment(fakes, policy, rng))).mean()
     _finite("generator loss", loss_G, state.step)
@@ -533,6 +534,9 @@ def train(
     state = build_state(config, device, dist_info)
     if init_from is not None and not resume:
         load_initial_weights(init_from, state)
+    if not resume:  # the same start on every rank, whatever each one's device did with the seed
+        for module in (state.G, state.G_ema, state.D):
+            broadcast_module(module, dist_info)
     if resume:
         load_training_state(ckpt_path, state)
         if dist_info.world_size > 1:  # rank-specific generators were saved by rank 0 only
@@ -630,17 +634,14 @@ def train(
         _save_interrupted(ckpt_path, state, dist_info, synchronise=requested)
     if dist_info.is_main and steps_this_call and not ckpt_path.exists():
         save_training_checkpoint(ckpt_path, state)
+    if dist_info.multi:  # every rank returns once the final checkpoint exists
+        dist.barrier()
     return ckpt_path
 
 
 def _stop_requested(stop: threading.Event | None, dist_info: Distributed, device: torch.device) -> bool:
     """Whether to stop before the next step: ``stop`` is set here or, with several processes, on any rank."""
-    requested = stop is not None and stop.is_set()
-    if dist_info.world_size > 1:
-        flag = torch.tensor([float(requested)], device=device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        requested = bool(flag.item())
-    return requested
+    return any_rank(stop is not None and stop.is_set(), dist_info, device)
 
 
 def _save_interrupted(ckpt_path: Path, state: TrainingState, dist_info: Distributed, synchronise: bool) -> None:

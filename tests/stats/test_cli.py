@@ -150,8 +150,7 @@ def test_torchrun_two_processes_equal_one(tmp_path, artefacts):
             str(torchrun),
             "--nproc-per-node",
             "2",
-            "--master-port",
-            "29533",
+            "--standalone",  # a free port, chosen by torchrun
             "-m",
             "genomekit",
             *collect_args(artefacts, out, 1000),
