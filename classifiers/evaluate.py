@@ -39,21 +39,18 @@ METRIC_COLUMNS = (
 
 
 def binary_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with tied scores counted half); NaN with one class only.
+    """Area under the ROC curve (scikit-learn's ``roc_auc_score``: tied scores count half); NaN with one class only.
 
     Args:
         scores: (N,) scores, higher meaning "positive".
         labels: (N,) in {0, 1}.
     """
+    from sklearn.metrics import roc_auc_score  # imported here: scikit-learn takes a second to import
+
     labels = np.asarray(labels) > 0.5
-    positives, negatives = int(labels.sum()), int((~labels).sum())
-    if positives == 0 or negatives == 0:
+    if labels.all() or not labels.any():
         return float("nan")
-    _, inverse, counts = np.unique(np.asarray(scores, dtype=np.float64), return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    average_rank = ends - (counts - 1) / 2.0  # 1-based average rank of each distinct score
-    rank_sum = average_rank[inverse][labels].sum()
-    return float((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
+    return float(roc_auc_score(labels, np.asarray(scores, dtype=np.float64)))
 
 
 def attribute_metrics(probabilities: Tensor, labels: Tensor) -> dict[str, np.ndarray]:
