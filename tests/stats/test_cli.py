@@ -1,5 +1,6 @@
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -103,10 +104,13 @@ def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(tmp_path,
     reference = tmp_path / "reference"
     assert CliRunner().invoke(app, collect_args(artefacts, reference, samples)).exit_code == 0
     out = tmp_path / "killed"
-    # Kill three times at different points: after shard 1, then 6 and 13 appear.
+    # Kill three times at seeded random moments: a random delay after shard 1, then 6 and 13 appear
+    # (mid-chunk, mid-write or between shards).
+    delays = random.Random(0)
     for shard in (1, 6, 13):
         process = _start(collect_args(artefacts, out, samples))
         _wait_for(out / "shards" / f"part-{shard:05d}.parquet", process)
+        time.sleep(delays.uniform(0.0, 0.5))
         process.send_signal(signal.SIGKILL)
         process.wait()
         manifest = json.loads((out / "manifest.json").read_text())

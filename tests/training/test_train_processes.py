@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -59,7 +60,8 @@ def env():
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_equals_uninterrupted(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sigkill_then_resume_equals_uninterrupted(tiny_dataset, tmp_path, seed):
     kimg = 0.096  # 12 steps, checkpoints every 3
     subprocess.run(cli(tiny_dataset, tmp_path / "a", kimg), check=True, env=env(), capture_output=True, timeout=300)
     out = tmp_path / "b"
@@ -70,6 +72,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_dataset, tmp_path):
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    time.sleep(random.Random(seed).uniform(0.0, 0.6))  # a seeded random moment after the first checkpoint
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert ckpt.exists(), "the run ended before its first checkpoint"
