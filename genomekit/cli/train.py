@@ -115,6 +115,20 @@ def train_command(
             help="Continue the run in --out from its checkpoint; only --data, --kimg and --snap may differ from the run."
         ),
     ] = False,
+    health: Annotated[
+        bool,
+        typer.Option(
+            help="At every snapshot add the run's health to metrics.jsonl: the genome's per-gene shares and FD, "
+            "diversity and attribute-frequency gap on --health-classifiers features (see `genomekit train-report`)."
+        ),
+    ] = True,
+    health_classifiers: Annotated[
+        str, typer.Option(help="Classifier set for the health figures, or 'default' (by the resolution).")
+    ] = "default",
+    health_samples: Annotated[int, typer.Option(help="Samples (and real images) for the health figures.")] = 1024,
+    keep_snapshots: Annotated[
+        bool, typer.Option(help="Keep every snapshot's generator and D (float16) in --out/snapshots/.")
+    ] = False,
 ) -> None:
     """Train a StyleGAN2 generator whose latent is a Genome (or the mapping-network baseline).
 
@@ -187,12 +201,31 @@ def train_command(
         config = _resume_config(saved, config, given)
     elif (out / "checkpoint.safetensors").exists():
         raise UserError(f"--out {out} already holds a run; pass --resume to continue it, or choose another --out")
+    if health_samples < 2:
+        raise UserError(f"--health-samples must be at least 2, got {health_samples}")
     dist_info = from_environment()
     device = join(dist_info, device)  # cuda:LOCAL_RANK under torchrun
+    monitor = None
+    if health and dist_info.is_main:
+        from classifiers import load_classifier_set
+        from genomekit.training.health import HealthMonitor
+
+        sets = load_classifier_set(health_classifiers, device=device, resolution=config.generator.resolution)
+        monitor = HealthMonitor(sets, samples=health_samples)
     stop = threading.Event()
     try:
         with stop_on_ctrl_c(stop, "the current step (a checkpoint is written)", once=dist_info.multi):
-            path = train(config, out, resume=resume, device=device, dist_info=dist_info, workers=workers, stop=stop)
+            path = train(
+                config,
+                out,
+                resume=resume,
+                device=device,
+                dist_info=dist_info,
+                workers=workers,
+                stop=stop,
+                health=monitor,
+                keep_snapshots=keep_snapshots,
+            )
     except TrainingInterrupted as interrupted:
         leave(dist_info, wait=False)
         if dist_info.is_main:
@@ -255,3 +288,26 @@ def export_command(
     progress = checkpoint_metadata(out).get("progress", {})
     kimg = progress.get("nimg", 0) / 1000
     typer.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {kimg:g} kimg, identity {model_identity(out)})")
+
+
+@command(app, "train-report")
+def train_report_command(
+    run: Annotated[Path, typer.Argument(help="A run directory of `genomekit train` (its --out).")],
+    out: Annotated[Path | None, typer.Option(help="Where to write train_report.png and .md [RUN].")] = None,
+) -> None:
+    """Plot a run's health over training: losses, FD on classifier features, diversity, the largest
+    attribute-frequency gap and each gene's share of the style variance (from metrics.jsonl).
+
+    Example: genomekit train-report runs/genome
+    """
+    from analysis.train_report import write_train_report
+
+    if out is not None:
+        check_output_dir(out)
+    report = write_train_report(run, out)
+    last = report.rows.iloc[-1]
+    shown = [
+        f"{name} {last[name]:.4g}" for name in ("fd_cls", "diversity", "freq_gap", "top_gene_share") if name in last
+    ]
+    typer.echo(f"{len(report.rows)} snapshots to {last['kimg']:g} kimg; last: {', '.join(shown) or 'losses only'}")
+    typer.echo(f"wrote {report.figure} and {report.summary}")

@@ -42,9 +42,11 @@ from genomekit.training.checkpoint import (
     checkpoint_metadata,
     load_initial_weights,
     load_training_state,
+    save_inference_checkpoint,
     save_training_checkpoint,
 )
 from genomekit.training.config import RESUMABLE_FIELDS, TrainConfig
+from genomekit.training.health import HealthMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -482,6 +484,8 @@ def train(
     max_steps: int | None = None,
     init_from: str | Path | None = None,
     stop: threading.Event | None = None,
+    health: HealthMonitor | None = None,
+    keep_snapshots: bool = False,
 ) -> Path:
     """Train (or resume) a run in ``out``; returns the path of the final checkpoint.
 
@@ -505,6 +509,10 @@ def train(
         init_from: a checkpoint whose G_ema and D start a new run (a fine-tune); ignored on resume.
         stop: checked between steps; once set (e.g. by a SIGINT handler), training checkpoints and stops.
             With several processes all of them stop at the same step as soon as one sees it set.
+        health: adds the run's health (genome shares, FD on classifier features, frequency gap,
+            diversity: ``genomekit.training.health``) to every snapshot's metrics row (rank 0).
+        keep_snapshots: also keep every snapshot's generator and D as a compact float16 inference
+            checkpoint, ``snapshots/network-NNNNNNNNN.safetensors`` (NNN: images shown).
 
     Raises:
         TrainingInterrupted: stopped by ``stop`` or KeyboardInterrupt, after writing the checkpoint.
@@ -546,6 +554,8 @@ def train(
     if dist_info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "config.json", config.to_dict())
+        if health is not None:
+            health.prepare(dataset, out)
         if resume:
             _truncate_metrics(metrics_path, state.nimg)
         else:
@@ -619,7 +629,13 @@ def train(
                 if dist_info.is_main:
                     # Metrics and grid first, checkpoint last: after a kill, every row up to the checkpoint
                     # exists, and rows past it are dropped on resume and written again.
+                    if health is not None:
+                        row.update(health(state.G_ema))
                     _append_metrics(metrics_path, row)
+                    if keep_snapshots:
+                        snapshot = out / "snapshots" / f"network-{state.nimg:09d}.safetensors"
+                        snapshot.parent.mkdir(exist_ok=True)
+                        save_inference_checkpoint(snapshot, state.G_ema, state.D, half=True)
                     grid = render_grid(state.G_ema, codes)
                     save_grid(grid, out / "grids" / f"fakes-{state.nimg:09d}.png", config.grid_size)
                     save_training_checkpoint(ckpt_path, state)

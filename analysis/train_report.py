@@ -1,0 +1,121 @@
+"""`genomekit train-report RUN`: a training run's health over time, from its metrics.jsonl.
+
+One figure (``train_report.png``) with a panel per question: are the losses sane, does quality
+improve (FD on classifier features), do the samples stay diverse (pairwise feature distance against
+the reals'), are attributes generated as often as the data has them (largest frequency gap), and
+does one gene take over the genome (style-variance share per gene, top gene's share). And a short
+Markdown summary (``train_report.md``) of the first and last snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genomekit.errors import UserError
+from genomekit.fileio import atomic_path, atomic_write
+from genomekit.markdown import markdown_table
+
+SUMMARY_COLUMNS = ("kimg", "loss_G", "loss_D", "fd_cls", "diversity", "freq_gap", "top_gene", "top_gene_share")
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    rows: pd.DataFrame
+    figure: Path
+    summary: Path
+
+
+def read_metrics(run: str | Path) -> pd.DataFrame:
+    """The snapshot rows of a run's metrics.jsonl, in order; a UserError when there are none."""
+    path = Path(run) / "metrics.jsonl"
+    if not path.is_file():
+        raise UserError(
+            f"{run} is not a training run directory (no metrics.jsonl); give the --out of `genomekit train`"
+        )
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                raise UserError(f"{path}: line {number} is not JSON") from None
+    if not rows:
+        raise UserError(f"{path} has no snapshot yet; wait for the first snapshot (--snap) of the run")
+    return pd.DataFrame(rows)
+
+
+def write_train_report(run: str | Path, out: str | Path | None = None) -> TrainReport:
+    """Plot and summarise the health of the run in ``run`` into ``out`` (default: the run directory)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = read_metrics(run)
+    out = Path(run) if out is None else Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    kimg = rows["kimg"].to_numpy(float)
+    panels = [("losses", ["loss_G", "loss_D"]), ("fd_cls", ["fd_cls"]), ("diversity", ["diversity"]),
+              ("freq_gap", ["freq_gap"]), ("genes", ["gene_style_share"])]  # fmt: skip
+    panels = [(name, cols) for name, cols in panels if any(c in rows for c in cols)]
+    columns = min(3, len(panels))
+    lines = -(-len(panels) // columns)
+    figure = Figure(figsize=(4.4 * columns, 3.4 * lines), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(lines, columns, squeeze=False).reshape(-1)
+    for spare in axes[len(panels) :]:
+        spare.set_axis_off()
+    for ax, (name, columns) in zip(axes, panels, strict=False):
+        if name == "genes":
+            _gene_panel(ax, kimg, rows)
+            continue
+        for column in columns:
+            if column in rows:
+                ax.plot(kimg, rows[column].to_numpy(float), marker="o", markersize=3, label=column)
+        titles = {
+            "losses": "losses (G non-saturating, D logistic)",
+            "fd_cls": "FD on classifier features to the data (lower is better)",
+            "diversity": "diversity: pairwise distance / reals' (1 = as diverse)",
+            "freq_gap": "largest attribute-frequency gap to the data",
+        }
+        ax.set_title(titles[name], fontsize=8)
+        if name == "diversity":
+            ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        if name == "losses":
+            ax.legend(fontsize=7)
+        ax.set_xlabel("kimg")
+    figure_path = out / "train_report.png"
+    with atomic_path(figure_path) as tmp:
+        figure.savefig(tmp, dpi=110, format="png")
+    summary_path = out / "train_report.md"
+    with atomic_write(summary_path, "w") as f:
+        f.write(_summary(run, rows))
+    return TrainReport(rows=rows, figure=figure_path, summary=summary_path)
+
+
+def _gene_panel(ax, kimg: np.ndarray, rows: pd.DataFrame) -> None:
+    """Each gene's share of the style variance over training; the top gene of the last snapshot in colour."""
+    shares = np.array([s if isinstance(s, list) else [np.nan] for s in rows["gene_style_share"]], dtype=float)
+    last = int(np.nanargmax(shares[-1]))
+    for gene in range(shares.shape[1]):
+        if gene != last:
+            ax.plot(kimg, shares[:, gene], color="lightgrey", linewidth=0.8)
+    ax.plot(kimg, shares[:, last], color="crimson", linewidth=1.6, label=f"gene {last} (top at the end)")
+    ax.axhline(1 / shares.shape[1], color="black", linewidth=0.8, linestyle="--", label="equal share")
+    ax.set_title("share of the style variance per gene", fontsize=8)
+    ax.set_xlabel("kimg")
+    ax.legend(fontsize=7)
+
+
+def _summary(run, rows: pd.DataFrame) -> str:
+    columns = [c for c in SUMMARY_COLUMNS if c in rows]
+    table = rows.iloc[[0, -1]][columns] if len(rows) > 1 else rows[columns]
+    lines = [f"# Training run {run}", "", f"{len(rows)} snapshots, up to {rows['kimg'].iloc[-1]:g} kimg.", ""]
+    lines.append(markdown_table(table.round(4)))
+    if "freq_gap_attribute" in rows:
+        lines += ["", f"Largest frequency gap at the last snapshot: {rows['freq_gap_attribute'].iloc[-1]}."]
+    lines += ["", "![health over training](train_report.png)", ""]
+    return "\n".join(lines)

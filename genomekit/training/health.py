@@ -1,0 +1,177 @@
+"""Health of a training run, measured at every snapshot (written into metrics.jsonl).
+
+Two groups of figures:
+
+* **The genome** (Genome models only; cheap, from the weights): each gene's *variant spread* (the standard
+  deviation of its variants' entries about their mean: 1 at initialisation) and its *share of the style variance*: under uniform
+  sampling the genes are independent, so the variance of every style (the affine of a synthesis
+  layer applied to w) is the sum of one term per gene, ``trace(A_i C_i A_i^T)`` with ``A_i`` the
+  affine's columns that read gene i and ``C_i`` the covariance of gene i's variants. Summed over all
+  affine layers, the shares say how much of what modulates the synthesis each gene carries; the top
+  gene's share is the collapse into one gene of issue 13 (32.5% on the shipped model).
+* **The samples** (any model, given a classifier set): ``samples`` images of G_ema against cached
+  statistics of as many real images, on the classifier set's features and probabilities:
+  ``fd_cls`` (Fréchet distance), ``diversity`` (mean pairwise feature distance of the samples over
+  that of the reals: far below 1 is mode collapse), and per attribute the share of samples and of
+  reals that show it (p > 0.5), with the largest gap (``freq_gap``, ``freq_gap_attribute``).
+
+Everything is a function of the weights and fixed seeds, so a resumed run writes the same figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from genomekit.networks import Generator
+from genomekit.networks.layers import EqualizedLinear
+
+HEALTH_SEED = 0x5EED  # the codes of every snapshot's health samples
+PAIRWISE = 512  # samples whose pairwise distances measure diversity
+
+
+@torch.no_grad()
+def genome_health(G: Generator) -> dict[str, Any]:
+    """Per-gene variant spread and share of the style variance, and the top gene's share (Genome only)."""
+    genes = G.latent.genes.detach().to(torch.float64)  # (G, V, D)
+    num_genes, _, length = genes.shape
+    centred = genes - genes.mean(dim=1, keepdim=True)
+    spread = centred.square().mean(dim=(1, 2)).sqrt()  # (G,) per-entry std of the variants (1 at init)
+    covariance = torch.einsum("gvd,gve->gde", centred, centred) / genes.shape[1]  # (G, D, D)
+    variance = torch.zeros(num_genes, dtype=torch.float64)
+    for affine in _style_affines(G):
+        weight = (affine.weight.detach().to(torch.float64) * affine.weight_gain).reshape(-1, num_genes, length)
+        variance += torch.einsum("ogd,gde,oge->g", weight, covariance, weight)  # trace(A_i C_i A_i^T)
+    share = variance / variance.sum().clamp(min=1e-300)
+    top = int(share.argmax())
+    return {
+        "gene_spread": [round(float(v), 5) for v in spread],
+        "gene_style_share": [round(float(v), 5) for v in share],
+        "top_gene": top,
+        "top_gene_share": float(share[top]),
+    }
+
+
+def _style_affines(G: Generator) -> list[EqualizedLinear]:
+    return [m.affine for m in G.synthesis.modules() if isinstance(getattr(m, "affine", None), EqualizedLinear)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """Classifier-set statistics of real images: what every snapshot's samples are compared with."""
+
+    mean: np.ndarray  # (F,)
+    covariance: np.ndarray  # (F, F)
+    frequencies: np.ndarray  # (A,) share of images with p > 0.5
+    pairwise: float  # mean pairwise feature distance of the first PAIRWISE images
+    count: int
+
+    def save(self, path: Path) -> None:
+        from genomekit.fileio import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **{k: np.asarray(v) for k, v in dataclasses.asdict(self).items()})
+
+    @classmethod
+    def load(cls, path: Path) -> Reference:
+        with np.load(path) as data:
+            return cls(
+                mean=data["mean"],
+                covariance=data["covariance"],
+                frequencies=data["frequencies"],
+                pairwise=float(data["pairwise"]),
+                count=int(data["count"]),
+            )
+
+
+def _summaries(probabilities: Tensor, features: Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    feats = features.to(torch.float64).numpy()
+    head = features[:PAIRWISE].to(torch.float64)
+    pairwise = float(torch.pdist(head).mean()) if len(head) > 1 else 0.0
+    return feats.mean(0), np.cov(feats, rowvar=False), (probabilities > 0.5).double().mean(0).numpy(), pairwise
+
+
+def _score(classifiers, images: Tensor) -> tuple[Tensor, Tensor]:
+    """Probabilities (B, A) and features (B, F) of images in [-1, 1]; grayscale is repeated to RGB."""
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
+    return classifiers.probabilities_and_features(images.to(classifiers.device))
+
+
+@torch.no_grad()
+def real_reference(dataset, classifiers, samples: int, batch_size: int = 256) -> Reference:
+    """Statistics of the first ``samples`` images of ``dataset`` (in order) under ``classifiers``."""
+    count = min(samples, len(dataset))
+    probs, feats = [], []
+    for start in range(0, count, batch_size):
+        images = torch.stack([dataset[i] for i in range(start, min(start + batch_size, count))])
+        p, f = _score(classifiers, images.float() / 127.5 - 1)
+        probs.append(p.cpu())
+        feats.append(f.cpu())
+    mean, covariance, frequencies, pairwise = _summaries(torch.cat(probs), torch.cat(feats))
+    return Reference(mean=mean, covariance=covariance, frequencies=frequencies, pairwise=pairwise, count=count)
+
+
+@torch.no_grad()
+def sample_health(
+    G: Generator, classifiers, reference: Reference, attributes: tuple[str, ...], batch_size: int = 128
+) -> dict[str, Any]:
+    """FD on classifier features, diversity and attribute-frequency gap of G's samples vs the reference."""
+    from genomekit.metrics.frechet import frechet_distance
+
+    device = next(G.parameters()).device
+    rng = torch.Generator(device=device).manual_seed(HEALTH_SEED)
+    codes = G.sample_codes(reference.count, rng)
+    probs, feats = [], []
+    for start in range(0, reference.count, batch_size):
+        images = G(codes[start : start + batch_size], noise_mode="const").clamp(-1, 1)
+        p, f = _score(classifiers, images)
+        probs.append(p.cpu())
+        feats.append(f.cpu())
+    mean, covariance, frequencies, pairwise = _summaries(torch.cat(probs), torch.cat(feats))
+    gaps = np.abs(frequencies - reference.frequencies)
+    worst = int(gaps.argmax())
+    return {
+        "fd_cls": float(frechet_distance(mean, covariance, reference.mean, reference.covariance)),
+        "diversity": pairwise / max(reference.pairwise, 1e-12),
+        "freq_gap": float(gaps[worst]),
+        "freq_gap_attribute": attributes[worst],
+        "sample_frequencies": {a: round(float(v), 4) for a, v in zip(attributes, frequencies, strict=True)},
+    }
+
+
+class HealthMonitor:
+    """What `train` calls at every snapshot: genome figures always, sample figures with a classifier set.
+
+    The real images' statistics are computed once per run and cached in the run directory.
+    """
+
+    def __init__(self, classifiers=None, samples: int = 1024) -> None:
+        self.classifiers = classifiers
+        self.samples = samples
+        self._reference: Reference | None = None
+
+    def prepare(self, dataset, out: Path) -> None:
+        if self.classifiers is None:
+            return
+        cache = out / f"health_reference_{self.classifiers.identity}_{self.samples}.npz"
+        if cache.is_file():
+            self._reference = Reference.load(cache)
+        else:
+            self._reference = real_reference(dataset, self.classifiers, self.samples)
+            self._reference.save(cache)
+
+    def __call__(self, G: Generator) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        if G.genome_shape is not None:
+            row.update(genome_health(G))
+        if self.classifiers is not None and self._reference is not None:
+            device = next(G.parameters()).device
+            self.classifiers.to(device)
+            row.update(sample_health(G, self.classifiers, self._reference, tuple(self.classifiers.attribute_names)))
+        return row
