@@ -65,7 +65,7 @@ def build_world(root: Path) -> dict[str, Path]:
     run = root / "run"
     run_ok("train", "--data", world["data16"], "--out", run, "--resolution", 16, "--kimg", 0.008, "--snap", 0.008,
            "--batch", 4, "--genes", 4, "--variants", 4, "--gene-length", 4, "--channel-base", 64,
-           "--channel-max", 16, "--device", "cpu")  # fmt: skip
+           "--channel-max", 16, "--device", "cpu", "--health-samples", 16)  # fmt: skip
     world["run"] = run
     world["ckpt"] = run / "checkpoint.safetensors"
     (root / "not_a_pickle.pkl").write_bytes(b"hello")

@@ -289,6 +289,8 @@ def cli_args(data, out, *extra):
         0.008,
         "--snap",
         0.008,
+        "--health-samples",
+        16,
         "--genes",
         4,
         "--variants",

@@ -32,6 +32,8 @@ ARGS = [
     "cpu",
     "--seed",
     "7",
+    "--health-samples",
+    "32",
 ]
 
 
