@@ -1,5 +1,9 @@
 """Vectorised k-means for product quantisation of a latent space, G independent problems at once.
 
+(Over 500 lines on purpose: one algorithm, Lloyd with the capacitated assignment of equal-size
+clusters, whose pieces -- priced passes, Jacobi price steps, the auction, the dual bound -- share
+one state and are only meaningful together; split, each file would need the others to be read.)
+
 ``genomekit genome-from-mapping`` splits each (rotated) latent ``w`` into G chunks ("genes") of
 length D and clusters the N chunks of every gene into V centroids ("variants"). :func:`kmeans`
 solves all G problems together: every step is a batched tensor operation over the genes, and

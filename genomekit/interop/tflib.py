@@ -1,5 +1,8 @@
 """Read TensorFlow ``dnnlib.tflib`` Network pickles without TensorFlow and without running their code.
 
+(Over 500 lines on purpose: one file format, its restricted unpickler and the name mapping of the
+TF networks it holds to NVlabs' PyTorch names, read top to bottom as one specification.)
+
 StyleGAN (v1) and StyleGAN2 (TF) save networks as pickles of ``dnnlib.tflib.network.Network``, whose
 ``__getstate__`` is a plain dict::
 
