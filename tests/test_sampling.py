@@ -125,3 +125,36 @@ def test_interpolation_paths():
     assert [(row != a).sum().item() for row in path] == [0, 1, 2, 3, 4]
     order = gene_substitution_path(a, b, 3, order=[3, 2, 1, 0])
     assert torch.equal(order[1], torch.tensor([0, 1, 4, 4]))
+
+
+def test_refined_statistics_match_a_numpy_reestimate_on_the_same_draws():
+    from genomekit.sampling import Condition, conditional_logits, refine_statistics
+
+    genome = Genome(3, 5, 2, num_ws=2)
+    rng = np.random.default_rng(0)
+    p = torch.tensor(rng.uniform(0.1, 0.9, (3, 5, 2)))
+    p[2, 4] = float("nan")  # never seen: stays out
+    condition = Condition("a", 1, True)
+
+    def score(seqs):  # attribute 1 is present exactly when gene 0 takes variant 3
+        return torch.stack([torch.zeros(len(seqs)), (seqs[:, 0] == 3).double()], dim=1)
+
+    torch.testing.assert_close(refine_statistics(genome, p, [condition], 0.5, score, rounds=0), p, equal_nan=True)
+    refined = refine_statistics(genome, p, [condition], 0.5, score, rounds=1, samples=400, prior=2.0,
+                                generator=torch.Generator().manual_seed(1))  # fmt: skip
+    seqs = genome.sample_categorical(conditional_logits(p, [condition], 0.5), 400, torch.Generator().manual_seed(1))
+    hit = (seqs[:, 0] == 3).double().numpy()
+    expected = p.clone().numpy()
+    for gene in range(3):
+        for variant in range(5):
+            if np.isnan(p[gene, variant, 1].item()):
+                continue
+            carriers = seqs[:, gene].numpy() == variant
+            expected[gene, variant, 1] = (hit[carriers].sum() + 2.0 * p[gene, variant, 1].item()) / (carriers.sum() + 2)
+    np.testing.assert_allclose(refined.numpy(), expected, rtol=1e-12)
+    assert torch.isnan(refined[2, 4]).all()
+    torch.testing.assert_close(refined[..., 0], p[..., 0], equal_nan=True)
+    # after a few rounds eq. 6 finds the variant that carries the attribute
+    table = refine_statistics(genome, p, [condition], 0.3, score, rounds=4, samples=400,
+                              generator=torch.Generator().manual_seed(2))  # fmt: skip
+    assert int(table[0, :, 1].argmax()) == 3
