@@ -28,11 +28,12 @@ app.add_typer(stats_app, name="stats")
 
 
 def _load_inputs(model: Path, classifiers: str, device: str):
-    """G_ema, the classifier set, D and the model identity, on ``device``."""
+    """G_ema, the classifier set, D and the model identity, on ``device`` (the checkpoint read once)."""
     from classifiers import load_classifier_set
-    from genomekit.training.checkpoint import load_discriminator, load_generator, model_identity
+    from genomekit.training.checkpoint import load_checkpoint
 
-    generator = load_generator(model, device=device)
+    checkpoint = load_checkpoint(model)
+    generator = checkpoint.generator(device)
     if generator.latent_kind != "genome":
         raise UserError(
             f"--model {model} has a mapping-network latent and no genes; collect-stats needs a model "
@@ -41,8 +42,8 @@ def _load_inputs(model: Path, classifiers: str, device: str):
     return (
         generator,
         load_classifier_set(classifiers, device=device, resolution=generator.config.resolution),
-        load_discriminator(model, device=device),
-        model_identity(model),
+        checkpoint.discriminator(device),
+        checkpoint.identity,
     )
 
 

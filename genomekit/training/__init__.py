@@ -1,8 +1,10 @@
 """Training: the StyleGAN2 loop (non-saturating loss, lazy R1, optional path length), augmentation, checkpoints."""
 
 from genomekit.training.checkpoint import (
+    Checkpoint,
     CheckpointError,
     export_inference_checkpoint,
+    load_checkpoint,
     load_discriminator,
     load_generator,
     model_identity,
@@ -28,6 +30,7 @@ from genomekit.training.loop import (
 __all__ = [
     "CONFIG_ERROR_FIELDS",
     "RESUMABLE_FIELDS",
+    "Checkpoint",
     "CheckpointError",
     "Distributed",
     "TrainConfig",
@@ -36,6 +39,7 @@ __all__ = [
     "config_error_field",
     "dataset_resolution",
     "export_inference_checkpoint",
+    "load_checkpoint",
     "load_discriminator",
     "load_generator",
     "model_identity",

@@ -2,8 +2,12 @@
 
 A *training* checkpoint holds G, G_ema, D, both Adam states, the training RNG state and progress, so a
 resumed run ends bit-for-bit where an uninterrupted one would. An *inference* checkpoint (``export``)
-holds G_ema and D only, optionally in float16. ``load_generator(path)`` reads either kind.
-Files are written atomically (temporary file, fsync, rename).
+holds G_ema and D only, optionally in float16. Files are written atomically (temporary file, fsync, rename).
+
+``load_checkpoint(path)`` reads either kind once into a :class:`Checkpoint`: its networks
+(``generator(device)``, ``discriminator(device)``, built on first use), ``identity`` and ``metadata``.
+``load_generator``, ``load_discriminator``, ``model_identity`` and ``checkpoint_metadata`` are shorthands
+that each read the file; a command that needs more than one of them loads the checkpoint once instead.
 
 Every reader also takes the names of the models shipped in ``genomekit/assets/models/`` (see its
 MODEL_CARD.md): ``"default"`` (the synthetic-faces Genome GAN) and ``"default-mapping"`` (its
@@ -12,6 +16,7 @@ mapping-network baseline).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import safetensors
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from genomekit.errors import UserError
@@ -133,15 +138,15 @@ def resolve_model(path: str | Path) -> Path:
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """Tensors and metadata of a genomekit checkpoint (a path or a shipped model's name); CheckpointError if
-    missing or not one."""
+    """Tensors and metadata of a genomekit checkpoint (a path or a shipped model's name), from one read of
+    the file; CheckpointError if missing or not one."""
     path = resolve_model(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         with safetensors.safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-        tensors = load_file(str(path))
+            tensors = {name: f.get_tensor(name) for name in f.keys()} if metadata.get("format") == FORMAT else {}
     except Exception as error:  # safetensors raises several types for truncated or foreign files
         raise CheckpointError(f"{path} is not a readable checkpoint ({error})") from None
     if metadata.get("format") != FORMAT:
@@ -160,34 +165,113 @@ def _load_module(module: nn.Module, weights: dict[str, Tensor], path: Path, what
         raise CheckpointError(f"{path}: {what} weights do not match its config ({str(error)[:200]})") from None
 
 
+class Checkpoint:
+    """A checkpoint read once: its tensors and metadata, with the networks built on first use.
+
+    ``generator(device)`` and ``discriminator(device)`` return the same module on every call for a
+    device (eval mode, no gradients): treat it as read-only, and ``copy.deepcopy`` it to change weights.
+
+    Attributes:
+        name: the checkpoint as it was named: a shipped model's name ("default") or the path given;
+            what messages and written records call it.
+        path: the file that was read.
+        tensors: every tensor of the file, by name ("G_ema.", "D.", ... prefixes).
+        raw_metadata: the file's metadata as stored (JSON strings).
+    """
+
+    def __init__(self, name: str, path: Path, tensors: dict[str, Tensor], raw_metadata: dict[str, str]) -> None:
+        self.name = name
+        self.path = path
+        self.tensors = tensors
+        self.raw_metadata = raw_metadata
+        self._networks: dict[tuple[str, str], nn.Module] = {}
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"Checkpoint({self.name!r}, kind={self.kind!r}, latent={self.generator_config.latent!r})"
+
+    @functools.cached_property
+    def metadata(self) -> dict:
+        """Decoded metadata: format, kind, configs and progress (what ``checkpoint_metadata`` returns)."""
+        plain = ("format", "kind", "rng_device")
+        return {k: (v if k in plain else json.loads(v)) for k, v in self.raw_metadata.items()}
+
+    @property
+    def kind(self) -> str | None:
+        """ "training" (resumable) or "inference" (G_ema and D only)."""
+        return self.raw_metadata.get("kind")
+
+    @functools.cached_property
+    def generator_config(self) -> GeneratorConfig:
+        return GeneratorConfig.from_json(self.raw_metadata["generator_config"])
+
+    @property
+    def genome_shape(self) -> tuple[int, int, int] | None:
+        """(G, V, D) of a Genome generator, None for the mapping baseline (as ``Generator.genome_shape``)."""
+        config = self.generator_config
+        return (config.num_genes, config.num_variants, config.gene_length) if config.latent == "genome" else None
+
+    @property
+    def has_discriminator(self) -> bool:
+        """False for a generator-only import; ``discriminator()`` then raises a CheckpointError."""
+        return "discriminator_config" in self.raw_metadata
+
+    @functools.cached_property
+    def identity(self) -> str:
+        """A stable identifier of the generator: sha256 over its config and G_ema tensors (names, bytes)."""
+        digest = hashlib.sha256(self.raw_metadata["generator_config"].encode())
+        for name in sorted(k for k in self.tensors if k.startswith("G_ema.")):
+            value = self.tensors[name].float().contiguous()
+            digest.update(name.encode())
+            digest.update(value.numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def generator(self, device: str | torch.device = "cpu") -> Generator:
+        """The EMA generator in eval mode on ``device``, built on the first call for that device."""
+        key = ("G", str(torch.device(device)))
+        if key not in self._networks:
+            G = Generator(self.generator_config)
+            _load_module(G, _subset(self.tensors, "G_ema."), Path(self.name), "generator")
+            self._networks[key] = G.eval().requires_grad_(False).to(device)
+        return self._networks[key]
+
+    def discriminator(self, device: str | torch.device = "cpu") -> Discriminator:
+        """The discriminator in eval mode on ``device``, built on the first call for that device."""
+        if not self.has_discriminator:
+            raise CheckpointError(
+                f"{Path(self.name)} has no discriminator (it was imported from a generator-only pickle); "
+                "import a training snapshot that holds D for commands that score realness"
+            )
+        key = ("D", str(torch.device(device)))
+        if key not in self._networks:
+            D = Discriminator(DiscriminatorConfig.from_json(self.raw_metadata["discriminator_config"]))
+            _load_module(D, _subset(self.tensors, "D."), Path(self.name), "discriminator")
+            self._networks[key] = D.eval().requires_grad_(False).to(device)
+        return self._networks[key]
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a training or inference checkpoint once (a path, or a shipped model's name: "default",
+    "default-mapping"); CheckpointError if it is missing or not a genomekit checkpoint."""
+    tensors, metadata = read_checkpoint(path)
+    return Checkpoint(str(path), resolve_model(path), tensors, metadata)
+
+
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
     """The EMA generator of a training or inference checkpoint, in eval mode on ``device``."""
-    path = Path(path)
-    tensors, metadata = read_checkpoint(path)
-    G = Generator(GeneratorConfig.from_json(metadata["generator_config"]))
-    _load_module(G, _subset(tensors, "G_ema."), path, "generator")
-    return G.eval().requires_grad_(False).to(device)
+    return load_checkpoint(path).generator(device)
 
 
 def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> Discriminator:
     """The discriminator of a checkpoint, in eval mode on ``device``."""
-    path = Path(path)
-    tensors, metadata = read_checkpoint(path)
-    if "discriminator_config" not in metadata:
-        raise CheckpointError(
-            f"{path} has no discriminator (it was imported from a generator-only pickle); "
-            "import a training snapshot that holds D for commands that score realness"
-        )
-    D = Discriminator(DiscriminatorConfig.from_json(metadata["discriminator_config"]))
-    _load_module(D, _subset(tensors, "D."), path, "discriminator")
-    return D.eval().requires_grad_(False).to(device)
+    return load_checkpoint(path).discriminator(device)
 
 
 def checkpoint_metadata(path: str | Path) -> dict:
     """Decoded metadata: kind, configs and progress."""
-    _, metadata = read_checkpoint(path)
-    plain = ("format", "kind", "rng_device")
-    return {k: (v if k in plain else json.loads(v)) for k, v in metadata.items()}
+    return load_checkpoint(path).metadata
 
 
 def load_training_state(path: str | Path, state: TrainingState) -> TrainingState:
@@ -307,10 +391,4 @@ def _write_inference(
 
 def model_identity(path: str | Path) -> str:
     """A stable identifier of a checkpoint's generator: sha256 over its G_ema tensors (names, dtypes, bytes)."""
-    tensors, metadata = read_checkpoint(path)
-    digest = hashlib.sha256(metadata["generator_config"].encode())
-    for name in sorted(k for k in tensors if k.startswith("G_ema.")):
-        value = tensors[name].float().contiguous()
-        digest.update(name.encode())
-        digest.update(value.numpy().tobytes())
-    return digest.hexdigest()[:16]
+    return load_checkpoint(path).identity

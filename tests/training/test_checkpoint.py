@@ -116,3 +116,41 @@ def test_export_overwrites_an_inference_checkpoint_or_another_file(trained, tmp_
     notes.write_text("not a checkpoint")
     export_inference_checkpoint(trained, notes)
     assert checkpoint_metadata(notes)["kind"] == "inference"
+
+
+def test_a_loaded_checkpoint_reads_the_file_once_and_agrees_with_the_shorthands(trained, monkeypatch):
+    import safetensors
+
+    from genomekit.training import Checkpoint, load_checkpoint
+
+    opened = []
+    real_open = safetensors.safe_open
+    monkeypatch.setattr(safetensors, "safe_open", lambda path, **kw: opened.append(path) or real_open(path, **kw))
+    model = load_checkpoint(trained)
+    G, D = model.generator(), model.discriminator()
+    identity, metadata = model.identity, model.metadata
+    assert isinstance(model, Checkpoint) and opened == [str(trained)]
+    assert model.generator() is G and model.discriminator() is D  # built once, then the same modules
+    assert not G.training and not any(p.requires_grad for p in G.parameters())
+    monkeypatch.setattr(safetensors, "safe_open", real_open)
+    assert identity == model_identity(trained) and metadata == checkpoint_metadata(trained)
+    assert model.kind == "training" and model.has_discriminator and model.genome_shape == G.genome_shape
+    assert model.name == str(trained) and model.path == trained
+    codes = G.sample_codes(3, torch.Generator().manual_seed(1))
+    assert torch.equal(G(codes), load_generator(trained)(codes))
+    assert torch.equal(D(G(codes)), load_discriminator(trained)(G(codes)))
+
+
+def test_a_shipped_model_keeps_its_name(tmp_path):
+    from genomekit.training import load_checkpoint
+    from genomekit.training.checkpoint import resolve_model, save_inference_checkpoint
+
+    model = load_checkpoint("default")
+    assert model.name == str(model) == "default" and model.path == resolve_model("default")
+    generator_only = tmp_path / "g.safetensors"
+    save_inference_checkpoint(generator_only, model.generator(), None)
+    loaded = load_checkpoint(generator_only)
+    assert not loaded.has_discriminator
+    assert torch.equal(loaded.generator().latent.genes, model.generator().latent.genes)
+    with pytest.raises(CheckpointError, match="has no discriminator"):
+        loaded.discriminator()
