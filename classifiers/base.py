@@ -9,7 +9,7 @@ already at ``self.resolution``:
 
 The base class checks shapes, resizes with antialiasing, uses channels-last memory, and derives
 ``forward`` (probabilities), ``logits`` and ``features``. ``score`` runs a large tensor through in
-batches, in inference mode.
+batches, in inference mode (``genomekit.inference.score``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genomekit import inference
 from genomekit.errors import UserError
 
 
@@ -164,17 +165,15 @@ class ClassifierSet(nn.Module):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         check_images(images)
+        if len(images) == 0:
+            return torch.empty(0, self._feature_width() if features else self.num_attributes)
         was_training = self.training
         self.eval()
         try:
-            method = self.features if features else self.forward
-            parts = [method(images[i : i + batch_size]).cpu() for i in range(0, len(images), batch_size)]
+            probabilities, penultimate = inference.score(self, images, batch_size)
         finally:
             self.train(was_training)
-        if not parts:
-            width = self._feature_width() if features else self.num_attributes
-            return torch.empty(0, width)
-        return torch.cat(parts)
+        return penultimate if features else probabilities
 
     def _feature_width(self) -> int:
         with torch.inference_mode():

@@ -35,6 +35,7 @@ from genomekit.distributed import Distributed, any_rank, broadcast_module
 from genomekit.errors import UserError
 from genomekit.fileio import atomic_path, write_json
 from genomekit.images import save_grid
+from genomekit.inference import render
 from genomekit.networks import Discriminator, Generator
 from genomekit.training.augment import augment, parse_policy
 from genomekit.training.checkpoint import (
@@ -415,16 +416,12 @@ class _StepGuard:
 # -- snapshots -----------------------------------------------------------------------------------
 
 
+GRID_BATCH = 32  # codes per forward pass of a snapshot grid
+
+
 def grid_codes(G: Generator, config: TrainConfig) -> Tensor:
     """The fixed codes of every snapshot grid, from ``grid_seed``."""
     return G.sample_codes(config.grid_size**2, torch.Generator().manual_seed(config.grid_seed))
-
-
-@torch.no_grad()
-def render_grid(G: Generator, codes: Tensor, batch: int = 32) -> Tensor:
-    """Images (N, C, H, W) of ``codes`` with constant noise."""
-    device = next(G.parameters()).device
-    return torch.cat([G(codes[i : i + batch].to(device), noise_mode="const") for i in range(0, len(codes), batch)])
 
 
 def _append_metrics(path: Path, row: dict) -> None:
@@ -561,7 +558,7 @@ def train(
         else:
             reals = torch.stack([dataset[i] for i in range(min(len(dataset), config.grid_size**2))])
             save_grid(reals.float() / 127.5 - 1, out / "grids" / "reals.png", config.grid_size)
-            save_grid(render_grid(state.G_ema, codes), out / "grids" / f"fakes-{0:09d}.png", config.grid_size)
+            save_grid(render(state.G_ema, codes, GRID_BATCH), out / "grids" / f"fakes-{0:09d}.png", config.grid_size)
         logger.info(
             "%s %s: G %.2fM params (latent %s), D %.2fM params, %d images at %d px, batch %d on %s",
             "resuming" if resume else "training",
@@ -636,7 +633,7 @@ def train(
                         snapshot = out / "snapshots" / f"network-{state.nimg:09d}.safetensors"
                         snapshot.parent.mkdir(exist_ok=True)
                         save_inference_checkpoint(snapshot, state.G_ema, state.D, half=True)
-                    grid = render_grid(state.G_ema, codes)
+                    grid = render(state.G_ema, codes, GRID_BATCH)
                     save_grid(grid, out / "grids" / f"fakes-{state.nimg:09d}.png", config.grid_size)
                     save_training_checkpoint(ckpt_path, state)
                 if dist_info.world_size > 1:
