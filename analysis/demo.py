@@ -18,11 +18,16 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from genomekit.fileio import atomic_write
 from genomekit.markdown import markdown_table
+
+if TYPE_CHECKING:
+    from classifiers import ClassifierSet
+    from genomekit.training.checkpoint import Checkpoint
 
 DEFAULT_ATTRIBUTES = ("Smiling", "Male", "Blond_Hair")
 DEFAULT_TEMPERATURES = (1.0, 0.5)
@@ -65,11 +70,19 @@ def progress_bars(enabled: bool) -> Iterator[Callable[[str, int], Callable[[int]
             bar.close()
 
 
+def check_demo_model(model: Checkpoint) -> None:
+    """The demo needs a Genome model: a mapping-network one is a UserError."""
+    from genomekit.errors import UserError
+
+    if model.genome_shape is None:
+        raise UserError(f"{model.name} has a mapping-network latent and no genes; the demo needs a Genome model")
+
+
 def run_demo(
     out: str | Path,
     *,
-    model: str | Path,
-    classifiers: str | Path,
+    model: Checkpoint,
+    classifiers: ClassifierSet,
     samples: int,
     attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
     temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
@@ -83,28 +96,33 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo into ``out`` (see the module docstring). ``stop`` ends it after the current shard.
 
+    Args:
+        model: the Genome checkpoint (``load_checkpoint``); its networks are built once on ``device``.
+        classifiers: the classifier set, on ``device`` (``load_classifier_set(..., resolution=)``).
+
+    The statistics are loaded once after step 1 and passed to the report and every grid, and the
+    ``per_grid`` unconditional samples every grid is compared with are scored once.
+
     Raises:
         UserError: a mapping-network model, an unknown attribute, a temperature <= 0 or fewer than one sample.
     """
-    from analysis.conditional import check_temperature, resolve_conditions, sample
+    from analysis.conditional import sample, unconditional_scores
+    from analysis.inputs import check_temperature, resolve_conditions
     from analysis.report import write_report
-    from classifiers import load_classifier_set
     from genomekit.data.synth_faces import write_synth_faces
     from genomekit.errors import UserError
+    from genomekit.stats import load_stats
     from genomekit.stats.collect import CollectConfig, collect_stats
-    from genomekit.training.checkpoint import load_discriminator, load_generator, model_identity
 
     if samples < 1:
         raise UserError(f"--samples must be at least 1, got {samples}")
     for t in temperatures:
         check_temperature(t)
     out = Path(out)
-    G = load_generator(model, device)
-    if G.genome_shape is None:
-        raise UserError(f"{model} has a mapping-network latent and no genes; the demo needs a Genome model")
-    classifier_set = load_classifier_set(classifiers, device, resolution=G.config.resolution)
-    conditions = resolve_conditions(attributes, classifier_set.attribute_names)
+    check_demo_model(model)
+    conditions = resolve_conditions(attributes, classifiers.attribute_names)
     names = [c.attribute for c in conditions]
+    G = model.generator(device)
     steps = 4
 
     stats_dir = out / "stats"
@@ -112,9 +130,9 @@ def run_demo(
     result = collect_stats(
         CollectConfig(out=stats_dir, samples=samples, batch_size=batch_size, seed=seed),
         generator=G,
-        classifiers=classifier_set,
-        discriminator=load_discriminator(model, device),
-        model_identity=model_identity(model),
+        classifiers=classifiers,
+        discriminator=model.discriminator(device),
+        model_identity=model.identity,
         device=device,
         stop=stop,
         progress=progress,
@@ -123,6 +141,7 @@ def run_demo(
         return DemoResult(out, stats_dir, out / "report", {}, pd.DataFrame(), interrupted=True)
     if result.samples_generated:
         say(f"      {result.samples_generated:,} generated at {result.samples_per_second:.0f} samples/s")
+    stats = load_stats(stats_dir)
 
     reference = out / "synth-faces-reference.zip"
     report_dir = out / "report"
@@ -131,7 +150,7 @@ def run_demo(
         write_synth_faces(reference, REFERENCE_FACES, 32, REFERENCE_SEED, progress=progress)
     with progress_bars(progress) as bars:
         write_report(
-            stats_dir,
+            stats,
             report_dir,
             model=model,
             data=reference,
@@ -145,6 +164,7 @@ def run_demo(
         f"[3/{steps}] conditional samples (eq. 6): {', '.join(names)} and their absence at T = "
         + ", ".join(f"{t:g}" for t in temperatures)
     )
+    unconditional = unconditional_scores(G, classifiers, per_grid, seed)  # every grid's baseline
     rows, dirs = [], {}
     for name in names:
         for t in temperatures:
@@ -152,13 +172,14 @@ def run_demo(
                 key = sample_dir_name(spec, t)
                 done = sample(
                     model,
-                    stats_dir,
+                    stats,
                     [spec],
                     t,
                     per_grid,
                     out / "samples" / key,
                     seed=seed,
-                    classifiers_path=classifiers,
+                    classifiers=classifiers,
+                    unconditional=unconditional,
                     device=device,
                 )
                 dirs[key] = done.out
@@ -175,11 +196,11 @@ def run_demo(
                 )
     table = pd.DataFrame(rows)
     say(f"[4/{steps}] summary -> {out / 'summary.md'}")
-    _write_summary(out, model, samples, table)
+    _write_summary(out, model.name, samples, table)
     return DemoResult(out, stats_dir, report_dir, dirs, table)
 
 
-def _write_summary(out: Path, model: str | Path, samples: int, table: pd.DataFrame) -> None:
+def _write_summary(out: Path, model: str, samples: int, table: pd.DataFrame) -> None:
     lines = [
         "# genomekit demo",
         "",

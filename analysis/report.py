@@ -21,6 +21,7 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -29,11 +30,16 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis.inputs import attribute_probabilities, check_genome_and_stats
 from genomekit.fileio import atomic_path, atomic_write
+from genomekit.inference import render
 from genomekit.markdown import markdown_table
-from genomekit.stats import attribute_given_variant, load_stats
+from genomekit.stats import Stats
 from genomekit.stats.correlation import correlation_from_moments, moments, score_moments, variance_from_moments
 from genomekit.stats.scores import gene_standard_scores, noise_floor, scores_frame
+
+if TYPE_CHECKING:
+    from genomekit.training.checkpoint import Checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +214,7 @@ def gene_edit_figure(
     for gene, picks in ((top, picks_top), (low, picks_low)):
         seqs = base.unsqueeze(0).repeat(num_variants, 1)
         seqs[:, gene] = picks.to(seqs.device)
-        rows.append(G(seqs.to(next(G.parameters()).device)).float().clamp(-1, 1).cpu())
+        rows.append(render(G, seqs).clamp(-1, 1))  # (num_variants, C, H, W)
     fig = _figure((1.6 * num_variants, 3.8))
     axes = fig.subplots(2, num_variants, squeeze=False)
     for r, (gene, picks, images) in enumerate(zip((top, low), (picks_top, picks_low), rows, strict=True)):
@@ -232,10 +238,10 @@ class ReportResult:
 
 
 def write_report(
-    stats_dir: str | Path,
+    stats: Stats,
     out: str | Path,
     *,
-    model: str | Path | None = None,
+    model: Checkpoint | None = None,
     data: str | Path | None = None,
     edit_attributes: Sequence[str] = (),
     device: str = "cpu",
@@ -244,10 +250,11 @@ def write_report(
     allow_other_model: bool = False,
     progress: Callable[[str, int], Callable[[int], object]] | None = None,
 ) -> ReportResult:
-    """Write the report of a stats directory into ``out`` (see the module docstring for the files).
+    """Write the report of loaded statistics into ``out`` (see the module docstring for the files).
 
     Args:
-        stats_dir: a complete stats directory from `genomekit collect-stats`.
+        stats: a complete stats directory from `genomekit collect-stats`, loaded (``load_stats``); its
+            shards are read again for the attribute correlations.
         out: output directory.
         model: the checkpoint the statistics came from, for gene-edit figures: a Genome model of the
             statistics' genome shape and model identity (see ``allow_other_model``).
@@ -259,32 +266,24 @@ def write_report(
         progress: ``progress(description, total)`` returns ``update(n)``: called for the shards read
             (n = samples) and, with ``model``, for the gene-edit images (n = images). None = silent.
 
-    Every input (statistics and their shards, model, attribute names, dataset) is loaded and checked
-    before anything is written.
+    Every input (model, attribute names, dataset) is checked before anything is written.
     """
-    import warnings
-
     from classifiers.attributes import resolve_attributes
 
-    # 1. Load and check every input.
-    stats_dir, out = Path(stats_dir), Path(out)
-    stats = load_stats(stats_dir)
+    # 1. Check every input.
+    if stats.directory is None:
+        raise ValueError("the report reads the statistics' shards: give statistics loaded with load_stats(directory)")
+    stats_dir, out = Path(stats.directory), Path(out)
     attributes = list(stats.attributes)
     G = None
     if model is not None:
-        from analysis.conditional import check_genome_model, check_model_matches_stats
-        from genomekit.training import load_generator
-
-        G = load_generator(model, device)
-        check_genome_model(G, model, "drawing gene-edit figures")
-        check_model_matches_stats(G, model, stats, stats_dir, allow_other_model)
+        check_genome_and_stats(model, stats, allow_other_model, "drawing gene-edit figures")
+        G = model.generator(device)
         edit_attributes = list(resolve_attributes(list(edit_attributes), attributes))
     corr_real = real_correlation(data, attributes) if data is not None else None
 
     # 2. Compute.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # under-sampled variants are listed in the page instead
-        p_attr = attribute_given_variant(stats.totals.sums, stats.totals.counts, min_count=0)
+    p_attr = attribute_probabilities(stats)  # under-sampled variants are listed in the page instead
     scores = gene_standard_scores(p_attr)
     on_shard = progress("report: reading shards", stats.samples) if progress is not None else None
     count, total, outer = score_moments(stats_dir, stats.manifest, attributes, on_shard)

@@ -44,6 +44,18 @@ Attr = Annotated[
 SAMPLES_ALIASES = {"--n": "--samples", "--num": "--samples"}
 
 
+def _genome_stats(checkpoint, stats: Path, allow_other_model: bool, purpose: str = "conditional sampling"):
+    """The statistics in ``stats``, read once, checked as the pair of the loaded ``checkpoint``: a Genome
+    model, of the statistics' genome shape and (unless ``allow_other_model``) the model they came from."""
+    from analysis.inputs import check_genome_model, check_model_matches_stats
+    from genomekit.stats import load_stats
+
+    check_genome_model(checkpoint, purpose)
+    statistics = load_stats(stats)
+    check_model_matches_stats(checkpoint, statistics, allow_other_model)
+    return statistics
+
+
 @command(app, "report")
 def report_command(
     out: Annotated[Path, typer.Option(help="Directory for the figures, tables and index.html (replaced).")],
@@ -65,22 +77,23 @@ def report_command(
 
         genomekit report --stats stats/ --out report/ --model default
     """
-    from analysis.conditional import resolve_conditions
+    from analysis.inputs import resolve_conditions
     from analysis.report import write_report
     from genomekit.stats import load_stats
+    from genomekit.training import load_checkpoint
 
     setup_logging()
     stats = option_or_positional(stats, stats_positional, "--stats", "the statistics directory")
     device = resolve_device(device)
     edit = []
-    attributes = load_stats(stats).attributes
+    statistics = load_stats(stats)
     if attr:
-        edit = [c.attribute for c in resolve_conditions(split_names(attr), attributes)]
+        edit = [c.attribute for c in resolve_conditions(split_names(attr), statistics.attributes)]
     with staged_output(out, "report") as tmp, progress_bars(progress) as bar:
         result = write_report(
-            stats,
+            statistics,
             tmp,
-            model=model,
+            model=load_checkpoint(model) if model is not None else None,
             data=data,
             edit_attributes=edit,
             device=device,
@@ -112,22 +125,31 @@ def sample_command(
         genomekit sample --model default --stats out/demo/stats --attr smiling --attr no-eyeglasses --temp 0.5 --out samples/
     """
     from analysis.conditional import sample
+    from analysis.inputs import load_stats_classifiers, resolve_conditions
+    from genomekit.training import load_checkpoint
 
     setup_logging()
     check_temperature(temp, "--temp")
     check_positive(samples, "--samples")
     device = resolve_device(device)
+    specs = split_names(attr)
     with staged_output(out, "sample") as tmp:
+        checkpoint = load_checkpoint(model)
+        statistics = _genome_stats(checkpoint, stats, allow_other_model)
+        resolve_conditions(specs, statistics.attributes)  # before the classifier set is loaded
+        classifier_set = None
+        if score:
+            resolution = checkpoint.generator_config.resolution
+            classifier_set = load_stats_classifiers(statistics, classifiers, device, resolution=resolution)
         result = sample(
-            model,
-            stats,
-            split_names(attr),
+            checkpoint,
+            statistics,
+            specs,
             temp,
             samples,
             tmp,
             seed=seed,
-            score=score,
-            classifiers_path=classifiers if score else None,
+            classifiers=classifier_set,
             device=device,
             allow_other_model=allow_other_model,
         )
@@ -169,6 +191,8 @@ def evaluate_conditional_command(
         genomekit evaluate-conditional --model default --stats out/demo/stats --attr smiling --attr male --out eval/
     """
     from analysis.conditional import evaluate_conditional
+    from analysis.inputs import load_stats_classifiers, resolve_conditions
+    from genomekit.training import load_checkpoint
 
     setup_logging()
     temperatures = parse_temperatures(temps)
@@ -183,10 +207,16 @@ def evaluate_conditional_command(
 
         extractor = load_inception(inception, device=device)
     with staged_output(out, "evaluate-conditional") as tmp, progress_bars(progress) as bar:
+        checkpoint = load_checkpoint(model)
+        statistics = _genome_stats(checkpoint, stats, allow_other_model)
+        for name in names:  # before the classifier set is loaded
+            resolve_conditions([name], statistics.attributes)
+        resolution = checkpoint.generator_config.resolution
+        classifier_set = load_stats_classifiers(statistics, classifiers, device, resolution=resolution)
         table = evaluate_conditional(
-            model,
-            stats,
-            classifiers,
+            checkpoint,
+            statistics,
+            classifier_set,
             names,
             temperatures,
             samples,
@@ -216,12 +246,13 @@ def interpolate_command(
 
         genomekit interpolate --model default --from seed:3 --to seed:7 --steps 10 --out interp/
     """
-    from analysis.conditional import interpolate
+    from analysis.interpolate import interpolate
+    from genomekit.training import load_checkpoint
 
     check_positive(steps, "--steps", 2)
     device = resolve_device(device)
     with staged_output(out, "interpolate") as tmp:
-        paths = interpolate(model, start, end, steps, tmp, device=device)
+        paths = interpolate(load_checkpoint(model), start, end, steps, tmp, device=device)
     for name, path in paths.items():
         typer.echo(f"{name}: {out / Path(path).name}")
 
@@ -251,29 +282,46 @@ def prune_command(
 
         genomekit prune --model default --stats out/demo/stats --replace 16 --out pruned.safetensors
     """
-    from analysis.conditional import prune
-    from genomekit.networks import GeneratorConfig
-    from genomekit.training.checkpoint import checkpoint_metadata, resolve_model
+    from analysis.inputs import load_stats_classifiers
+    from analysis.prune import check_measure_dataset, prune
+    from genomekit.training.checkpoint import load_checkpoint, resolve_model
 
     setup_logging()
     check_positive(replace, "--replace", 0)
     check_positive(samples, "--samples", 2)
     check_output_file(out, inputs=(resolve_model(model),))
-    genome = GeneratorConfig.from_dict(checkpoint_metadata(model)["generator_config"])
+    checkpoint = load_checkpoint(model)
+    genome = checkpoint.generator_config
     if genome.latent == "genome" and not replace <= genome.num_variants // 2:
         raise UserError(
             f"--replace must be between 0 and V/2 = {genome.num_variants // 2} for this genome "
             f"({genome.num_variants} variants per gene), got {replace}"
         )
     device = resolve_device(device)
+    # Every input loaded and checked before anything is generated.
+    statistics = _genome_stats(checkpoint, stats, False, "pruning")
+    checkpoint.discriminator(device)  # written beside the pruned generator: a generator-only import has none
+    dataset = classifier_set = None
+    if data is not None:
+        from genomekit.data import open_dataset
+
+        dataset = open_dataset(data)
+        check_measure_dataset(dataset, samples, data)
+        classifier_set = load_stats_classifiers(
+            statistics,
+            classifiers,
+            device,
+            resolution=genome.resolution,
+            check_attributes=False,  # only its features are used
+        )
     with progress_bars(progress) as bar:
         result = prune(
-            model,
-            stats,
+            checkpoint,
+            statistics,
             replace,
             out,
-            data=data,
-            classifiers_path=classifiers if data else None,
+            dataset=dataset,
+            classifiers=classifier_set,
             num_samples=samples,
             seed=seed,
             device=device,

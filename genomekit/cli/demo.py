@@ -47,23 +47,29 @@ def demo_command(
 
     Example: genomekit demo --out out/demo --samples 100000
     """
-    from analysis.demo import DEFAULT_ATTRIBUTES, run_demo
+    from analysis.demo import DEFAULT_ATTRIBUTES, check_demo_model, run_demo
+    from classifiers import load_classifier_set
+    from genomekit.training import load_checkpoint
 
     setup_logging()
     temperatures = parse_temperatures(temps)
     check_positive(samples, "--samples")
     check_output_dir(out)
+    device = resolve_device(device)
+    checkpoint = load_checkpoint(model)
+    check_demo_model(checkpoint)
+    classifier_set = load_classifier_set(classifiers, device, resolution=checkpoint.generator_config.resolution)
     stop = threading.Event()
     with stop_on_ctrl_c(stop):
         result = run_demo(
             out,
-            model=model,
-            classifiers=classifiers,
+            model=checkpoint,
+            classifiers=classifier_set,
             samples=samples,
             attributes=split_names(attr) or DEFAULT_ATTRIBUTES,
             temperatures=temperatures,
             seed=seed,
-            device=resolve_device(device),
+            device=device,
             stop=stop,
             progress=progress,
             say=typer.echo,

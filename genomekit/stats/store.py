@@ -504,6 +504,7 @@ class Stats:
     attributes: tuple[str, ...]  # A names
     genome_shape: tuple[int, int, int]  # (G, V, D)
     manifest: dict[str, Any]
+    directory: Path | None = None  # where it was loaded from, as given (shards are read from there)
 
     @property
     def samples(self) -> int:
@@ -554,4 +555,6 @@ def load_stats(stats_dir: str | Path) -> Stats:
         )
     totals, attributes = load_totals(sums_path)
     identity = RunIdentity.from_json(manifest["identity"])
-    return Stats(totals=totals, attributes=attributes, genome_shape=identity.genome_shape, manifest=manifest)
+    return Stats(
+        totals=totals, attributes=attributes, genome_shape=identity.genome_shape, manifest=manifest, directory=stats_dir
+    )

@@ -62,12 +62,23 @@ def one_thread():
 def no_generation(monkeypatch):
     """Fail the test if any image is generated (to check that inputs are validated first)."""
     import analysis.conditional
+    from genomekit.networks import Generator
 
     def refuse(*args, **kwargs):
         raise AssertionError("an image was generated before the inputs were checked")
 
-    monkeypatch.setattr(analysis.conditional, "render", refuse)
+    monkeypatch.setattr(Generator, "forward", refuse)
     monkeypatch.setattr(analysis.conditional, "sample_conditional", refuse)
+
+
+@pytest.fixture(scope="session")
+def loaded(tiny_world):
+    """The tiny world's checkpoints and statistics, loaded (as the command line loads them)."""
+    from genomekit.stats import load_stats
+    from genomekit.training import load_checkpoint
+
+    names = ("model", "other", "other_shape", "mapping")
+    return {"stats": load_stats(tiny_world["stats"]), **{name: load_checkpoint(tiny_world[name]) for name in names}}
 
 
 class Bars:

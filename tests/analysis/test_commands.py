@@ -332,27 +332,31 @@ class PixelStats(torch.nn.Module):
 
 
 def test_evaluate_conditional_fid_column_matches_a_direct_computation(world, tmp_path):
-    from analysis.conditional import Condition, evaluate_conditional, load_analysis, render
+    from analysis.conditional import Condition, evaluate_conditional
+    from analysis.inputs import attribute_probabilities, load_stats_classifiers
+    from genomekit.inference import render
     from genomekit.metrics.frechet import frechet_distance
     from genomekit.metrics.inception import to_uint8
     from genomekit.sampling import sample_conditional
+    from genomekit.stats import load_stats
+    from genomekit.training import load_checkpoint
 
+    model, stats = load_checkpoint(world["model"]), load_stats(world["stats"])
     table = evaluate_conditional(
-        world["model"], world["stats"], world["clf"], ["male"], [0.5], 16, tmp_path / "e", seed=3,
+        model, stats, load_stats_classifiers(stats, world["clf"]), ["male"], [0.5], 16, tmp_path / "e", seed=3,
         inception=PixelStats(),
     )  # fmt: skip
-    analysis = load_analysis(world["model"], world["stats"])
+    G, p_attr = load_checkpoint(world["model"]).generator(), attribute_probabilities(stats)
     extractor = PixelStats()
 
     def features(seqs):
-        return extractor(to_uint8(render(analysis.G, seqs))).numpy()
+        return extractor(to_uint8(render(G, seqs))).numpy()
 
-    ref = features(analysis.G.latent.sample(16, torch.Generator().manual_seed(4)).cpu())
-    index = analysis.attributes.index("Male")
+    ref = features(G.latent.sample(16, torch.Generator().manual_seed(4)).cpu())
+    index = stats.attributes.index("Male")
     for present, row in zip((True, False), table.itertuples(), strict=True):
         seqs = sample_conditional(
-            analysis.G.latent, analysis.p_attr, [Condition("Male", index, present)], 0.5, 16,
-            torch.Generator().manual_seed(3),
+            G.latent, p_attr, [Condition("Male", index, present)], 0.5, 16, torch.Generator().manual_seed(3),
         ).cpu()  # fmt: skip
         got = features(seqs)
         expected = frechet_distance(got.mean(0), np.cov(got, rowvar=False), ref.mean(0), np.cov(ref, rowvar=False))

@@ -1,5 +1,8 @@
-"""analysis.conditional: inputs checked before anything is generated or written; the classifier set
-the statistics were collected with; temperatures; progress."""
+"""analysis.conditional (and analysis.inputs, analysis.prune): inputs checked before anything is
+generated or written; the classifier set the statistics were collected with; temperatures; progress.
+
+The functions take loaded objects; a check that now happens while loading (damaged statistics, a
+missing classifier set) is exercised through the loader, inside the same ``pytest.raises``."""
 
 import json
 import math
@@ -7,6 +10,7 @@ import shutil
 
 import pandas as pd
 import pytest
+import torch
 
 from analysis.conditional import (
     check_temperature,
@@ -15,8 +19,11 @@ from analysis.conditional import (
     prune,
     sample,
 )
+from classifiers import load_classifier_set
+from genomekit.data import open_dataset
 from genomekit.errors import UserError
 from genomekit.stats import classifier_source, load_stats
+from genomekit.training import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -51,9 +58,9 @@ def test_temperature_messages_name_the_value():
     assert check_temperature(0.5) == 0.5 and check_temperature(1) == 1.0
 
 
-def test_sample_refuses_an_infinite_temperature_before_anything(tiny_world, tmp_path, no_generation):
+def test_sample_refuses_an_infinite_temperature_before_anything(loaded, tmp_path, no_generation):
     with pytest.raises(UserError, match="got inf"):
-        sample(tiny_world["model"], tiny_world["stats"], ["smiling"], float("inf"), 4, tmp_path / "s")
+        sample(loaded["model"], loaded["stats"], ["smiling"], float("inf"), 4, tmp_path / "s")
     assert not (tmp_path / "s").exists()
 
 
@@ -67,11 +74,12 @@ def test_sample_refuses_an_infinite_temperature_before_anything(tiny_world, tmp_
     ],
 )
 def test_evaluate_conditional_checks_its_values_before_anything(
-    tiny_world, tmp_path, no_generation, attributes, temperatures, message
+    loaded, tmp_path, no_generation, attributes, temperatures, message
 ):
     out = tmp_path / "e"
+    classifiers = load_stats_classifiers(loaded["stats"], None)
     with pytest.raises(UserError, match=message):
-        evaluate_conditional(tiny_world["model"], tiny_world["stats"], None, attributes, temperatures, 4, out)
+        evaluate_conditional(loaded["model"], loaded["stats"], classifiers, attributes, temperatures, 4, out)
     assert not out.exists()
 
 
@@ -85,22 +93,24 @@ def test_the_recorded_classifier_set_is_used_when_none_is_given(tiny_world):
     assert found.identity == stats.identity.classifiers and found.source == str(tiny_world["clf"].resolve())
 
 
-def test_sample_scores_with_the_recorded_set_by_default(tiny_world, tmp_path):
-    result = sample(tiny_world["model"], tiny_world["stats"], ["smiling"], 0.5, 4, tmp_path / "s", score=True)
+def test_sample_scores_with_the_recorded_set_by_default(tiny_world, loaded, tmp_path):
+    model, stats = loaded["model"], loaded["stats"]
+    recorded = load_stats_classifiers(stats, None)
+    result = sample(model, stats, ["smiling"], 0.5, 4, tmp_path / "s", classifiers=recorded)
     assert list(result.scores["attribute"]) == ["Smiling"]
     info = json.loads((tmp_path / "s" / "sample.json").read_text())
     assert info["classifiers"]["source"] == str(tiny_world["clf"].resolve())
     explicit = sample(
-        tiny_world["model"],
-        tiny_world["stats"],
+        model,
+        stats,
         ["smiling"],
         0.5,
         4,
         tmp_path / "x",
-        classifiers_path=tiny_world["clf"],
+        classifiers=load_stats_classifiers(stats, tiny_world["clf"]),
     )
     pd.testing.assert_frame_equal(explicit.scores, result.scores)
-    unscored = sample(tiny_world["model"], tiny_world["stats"], ["smiling"], 0.5, 4, tmp_path / "u")
+    unscored = sample(model, stats, ["smiling"], 0.5, 4, tmp_path / "u")
     assert unscored.scores is None and not (tmp_path / "u" / "scores.csv").exists()
 
 
@@ -110,13 +120,13 @@ def test_a_moved_or_changed_set_is_a_user_error_naming_the_identity(tiny_world, 
     moved = tmp_path / "moved-clf"
     edit_manifest(stats_copy, classifier_source=str(moved))
     with pytest.raises(UserError, match=f"identity {wanted}, recorded as {moved}, which cannot be loaded now"):
-        sample(tiny_world["model"], stats_copy, ["smiling"], 0.5, 4, tmp_path / "s", score=True)
+        load_stats_classifiers(load_stats(stats_copy), None)
     shutil.copytree(tiny_world["other_clf"], moved)  # same attributes, other weights
     with pytest.raises(UserError, match="which now holds another set"):
-        sample(tiny_world["model"], stats_copy, ["smiling"], 0.5, 4, tmp_path / "s", score=True)
+        load_stats_classifiers(load_stats(stats_copy), None)
     edit_manifest(stats_copy, classifier_source=None)  # a manifest from before the source was recorded
     with pytest.raises(UserError, match=f"identity {wanted}, which genomekit did not record"):
-        evaluate_conditional(tiny_world["model"], stats_copy, None, ["male"], [1.0], 4, tmp_path / "e")
+        load_stats_classifiers(load_stats(stats_copy), None)
     assert not (tmp_path / "s").exists() and not (tmp_path / "e").exists()
 
 
@@ -136,31 +146,35 @@ def test_statistics_of_the_shipped_set_find_it_without_a_recorded_source(tiny_wo
     [("few_clf", "lacks attributes of the statistics \\(Eyeglasses, Male\\)"), ("nowhere", "not found")],
 )
 def test_a_bad_classifier_set_is_refused_before_anything_is_generated(
-    tiny_world, tmp_path, no_generation, classifiers, message
+    tiny_world, loaded, tmp_path, no_generation, classifiers, message
 ):
     path = tiny_world.get(classifiers, tmp_path / classifiers)
+    model, stats = loaded["model"], loaded["stats"]
     with pytest.raises(UserError, match=message):
-        sample(tiny_world["model"], tiny_world["stats"], ["smiling"], 0.5, 4, tmp_path / "s", classifiers_path=path)
+        sample(model, stats, ["smiling"], 0.5, 4, tmp_path / "s", classifiers=load_classifier_set(path))
     with pytest.raises(UserError, match=message):
-        evaluate_conditional(tiny_world["model"], tiny_world["stats"], path, ["male"], [1.0], 4, tmp_path / "e")
+        evaluate_conditional(model, stats, load_classifier_set(path), ["male"], [1.0], 4, tmp_path / "e")
+    with pytest.raises(UserError, match=message):
+        load_stats_classifiers(stats, path)
     assert not (tmp_path / "s").exists() and not (tmp_path / "e").exists()
 
 
-def test_damaged_statistics_are_refused_before_anything(tiny_world, stats_copy, tmp_path, no_generation):
+def test_damaged_statistics_are_refused_before_anything(loaded, stats_copy, tmp_path, no_generation):
     (stats_copy / "shards" / "part-00001.parquet").unlink()
     with pytest.raises(UserError, match="shard shards/part-00001.parquet is missing"):
-        sample(tiny_world["model"], stats_copy, ["smiling"], 0.5, 4, tmp_path / "s")
+        sample(loaded["model"], load_stats(stats_copy), ["smiling"], 0.5, 4, tmp_path / "s")
     with pytest.raises(UserError, match="shard shards/part-00001.parquet is missing"):
-        prune(tiny_world["model"], stats_copy, 2, tmp_path / "p.safetensors")
+        prune(loaded["model"], load_stats(stats_copy), 2, tmp_path / "p.safetensors")
     assert not (tmp_path / "s").exists() and not (tmp_path / "p.safetensors").exists()
 
 
 # -- progress ------------------------------------------------------------------------------------
 
 
-def test_evaluate_conditional_reports_progress_in_images(tiny_world, tmp_path, bars):
+def test_evaluate_conditional_reports_progress_in_images(loaded, tmp_path, bars):
+    classifiers = load_stats_classifiers(loaded["stats"], None)
     table = evaluate_conditional(
-        tiny_world["model"], tiny_world["stats"], None, ["male", "smiling"], [1.0, 0.5], 4, tmp_path / "e",
+        loaded["model"], loaded["stats"], classifiers, ["male", "smiling"], [1.0, 0.5], 4, tmp_path / "e",
         progress=bars,
     )  # fmt: skip
     assert len(table) == 2 * 2 * 2
@@ -170,28 +184,41 @@ def test_evaluate_conditional_reports_progress_in_images(tiny_world, tmp_path, b
 # -- prune ---------------------------------------------------------------------------------------
 
 
-def test_prune_checks_the_data_and_classifiers_before_generating(tiny_world, tmp_path, no_generation):
+def test_prune_checks_the_data_and_classifiers_before_generating(tiny_world, loaded, tmp_path, no_generation):
     out = tmp_path / "p.safetensors"
+    model, stats = loaded["model"], loaded["stats"]
+    recorded = load_stats_classifiers(stats, None, check_attributes=False)
     with pytest.raises(UserError):
-        prune(tiny_world["model"], tiny_world["stats"], 2, out, data=tmp_path / "no-data")
+        prune(model, stats, 2, out, dataset=open_dataset(tmp_path / "no-data"), classifiers=recorded)
     with pytest.raises(UserError, match="not found"):
         prune(
-            tiny_world["model"], tiny_world["stats"], 2, out, data=tiny_world["data"], classifiers_path=tmp_path / "x"
+            model,
+            stats,
+            2,
+            out,
+            dataset=open_dataset(tiny_world["data"]),
+            classifiers=load_classifier_set(tmp_path / "x"),
         )
     with pytest.raises(UserError, match="V/2 = 4"):
-        prune(tiny_world["model"], tiny_world["stats"], 5, out, data=tiny_world["data"])
+        prune(model, stats, 5, out, dataset=open_dataset(tiny_world["data"]), classifiers=recorded)
+    with pytest.raises(UserError, match="must be at least 2 for a Fréchet distance"):
+        prune(model, stats, 2, out, dataset=open_dataset(tiny_world["data"]), classifiers=recorded, num_samples=1)
     assert not out.exists()
 
 
-def test_prune_measures_with_the_recorded_set_and_reports_progress(tiny_world, tmp_path, bars):
+def test_prune_measures_with_the_recorded_set_and_reports_progress(tiny_world, loaded, tmp_path, bars):
+    model, stats, dataset = loaded["model"], loaded["stats"], open_dataset(tiny_world["data"])
+    genes = model.generator().latent.genes.clone()
     result = prune(
-        tiny_world["model"], tiny_world["stats"], 2, tmp_path / "p.safetensors", data=tiny_world["data"],
-        num_samples=10, progress=bars,
+        model, stats, 2, tmp_path / "p.safetensors", dataset=dataset,
+        classifiers=load_stats_classifiers(stats, None, check_attributes=False), num_samples=10, progress=bars,
     )  # fmt: skip
     assert result.fd_before is not None and result.fd_after is not None and result.fd_after != result.fd_before
     assert bars.totals == {"prune: Fréchet distances": 3 * 10} and bars.done == bars.totals
     explicit = prune(
-        tiny_world["model"], tiny_world["stats"], 2, tmp_path / "q.safetensors", data=tiny_world["data"],
-        classifiers_path=tiny_world["clf"], num_samples=10,
+        model, stats, 2, tmp_path / "q.safetensors", dataset=dataset,
+        classifiers=load_stats_classifiers(stats, tiny_world["clf"], check_attributes=False), num_samples=10,
     )  # fmt: skip
     assert explicit.fd_before == pytest.approx(result.fd_before)
+    assert torch.equal(model.generator().latent.genes, genes)  # the loaded model is left as it was
+    assert not torch.equal(load_checkpoint(tmp_path / "p.safetensors").generator().latent.genes, genes)

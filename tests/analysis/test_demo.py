@@ -34,12 +34,33 @@ def demo_args(tiny, out, *extra):
 
 @pytest.fixture(scope="module")
 def demo_run(tiny, tmp_path_factory):
+    """The demo's first run: its directory, its result and how often it read each artefact."""
+    import classifiers
+    import genomekit.stats
+    from genomekit.training import checkpoint
+
     out = tmp_path_factory.mktemp("demo-run") / "demo"
-    return out, invoke(*demo_args(tiny, out))
+    reads = {"model": 0, "stats": 0, "classifiers": 0}
+
+    def counting(owner, name, key):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            reads[key] += 1
+            return original(*args, **kwargs)
+
+        patch.setattr(owner, name, wrapper)
+
+    with pytest.MonkeyPatch.context() as patch:
+        counting(checkpoint, "read_checkpoint", "model")
+        counting(genomekit.stats, "load_stats", "stats")
+        counting(classifiers, "load_classifier_set", "classifiers")
+        result = invoke(*demo_args(tiny, out))
+    return out, result, reads
 
 
 def test_demo_writes_stats_report_samples_and_summary(demo_run):
-    out, result = demo_run
+    out, result, _ = demo_run
     assert result.exit_code == 0, result.output
     assert load_stats(out / "stats").samples == 600
     for name in ("index.html", "polar.png", "heatmap.png", "correlation_real.png", "gene_edit_Smiling.png"):
@@ -55,8 +76,14 @@ def test_demo_writes_stats_report_samples_and_summary(demo_run):
     assert "polar.png" in result.output and "Smiling" in result.output
 
 
+def test_demo_reads_each_artefact_once(demo_run):
+    _, result, reads = demo_run
+    assert result.exit_code == 0, result.output
+    assert reads == {"model": 1, "stats": 1, "classifiers": 1}
+
+
 def test_demo_rerun_resumes_without_regenerating(tiny, demo_run):
-    out, first = demo_run
+    out, first, _ = demo_run
     assert first.exit_code == 0
     shards = {p.name: p.stat().st_mtime_ns for p in (out / "stats" / "shards").iterdir()}
     summary = (out / "summary.md").read_text()

@@ -7,6 +7,7 @@ import pytest
 
 from analysis.report import write_report
 from genomekit.errors import UserError
+from genomekit.stats import load_stats
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -31,39 +32,36 @@ def test_a_damaged_shard_is_one_user_error_before_anything_is_written(stats_copy
     damage(stats_copy, "part-00002.parquet", how)
     out = tmp_path / "report"
     with pytest.raises(UserError) as caught:
-        write_report(stats_copy, out)
+        write_report(load_stats(stats_copy), out)
     assert f"shard shards/part-00002.parquet {reason}" in str(caught.value)
     assert "rerun the collect-stats command that created it" in str(caught.value)
     assert not out.exists()
 
 
-def test_the_model_must_be_the_one_the_statistics_came_from(tiny_world, tmp_path):
-    out = tmp_path / "report"
+def test_the_model_must_be_the_one_the_statistics_came_from(loaded, tmp_path):
+    out, stats = tmp_path / "report", loaded["stats"]
     with pytest.raises(UserError, match="collected from another model .* --allow-other-model"):
-        write_report(tiny_world["stats"], out, model=tiny_world["other"])
+        write_report(stats, out, model=loaded["other"])
     with pytest.raises(UserError, match=r"genome of shape \(G, V, D\) = \(4, 8, 4\), but .* has \(4, 16, 4\)"):
-        write_report(tiny_world["stats"], out, model=tiny_world["other_shape"])
+        write_report(stats, out, model=loaded["other_shape"])
     with pytest.raises(UserError, match="mapping-network model; drawing gene-edit figures needs a Genome model"):
-        write_report(tiny_world["stats"], out, model=tiny_world["mapping"])
+        write_report(stats, out, model=loaded["mapping"])
     with pytest.raises(UserError, match="unknown attribute 'smilng'; did you mean: Smiling"):
-        write_report(tiny_world["stats"], out, model=tiny_world["model"], edit_attributes=["smilng"])
+        write_report(stats, out, model=loaded["model"], edit_attributes=["smilng"])
     with pytest.raises(UserError):
-        write_report(tiny_world["stats"], out, data=tmp_path / "no-such-data")
+        write_report(stats, out, data=tmp_path / "no-such-data")
     assert not out.exists()
-    result = write_report(
-        tiny_world["stats"], out, model=tiny_world["other"], edit_attributes=["male"], allow_other_model=True
-    )
+    result = write_report(stats, out, model=loaded["other"], edit_attributes=["male"], allow_other_model=True)
     assert "gene_edit_Male.png" in result.files and (out / "gene_edit_Male.png").is_file()
 
 
-def test_progress_counts_the_shards_read_and_the_gene_edit_images(tiny_world, tmp_path, bars, capsys):
+def test_progress_counts_the_shards_read_and_the_gene_edit_images(loaded, tmp_path, bars, capsys):
     write_report(
-        tiny_world["stats"], tmp_path / "r", model=tiny_world["model"], edit_attributes=["smiling", "male"],
-        progress=bars,
+        loaded["stats"], tmp_path / "r", model=loaded["model"], edit_attributes=["smiling", "male"], progress=bars,
     )  # fmt: skip
     assert bars.totals == {"report: reading shards": 512, "report: gene edits": 2 * 2 * 7}
     assert bars.done == bars.totals
-    write_report(tiny_world["stats"], tmp_path / "quiet")  # default: silent
+    write_report(loaded["stats"], tmp_path / "quiet")  # default: silent
     assert capsys.readouterr().err == ""
     scores = pd.read_csv(tmp_path / "quiet" / "scores.csv")
     assert len(scores) == 4 * 3
@@ -73,7 +71,7 @@ def test_statistics_from_before_the_classifier_source_still_report(stats_copy, t
     manifest = json.loads((stats_copy / "manifest.json").read_text())
     del manifest["classifier_source"]
     (stats_copy / "manifest.json").write_text(json.dumps(manifest))
-    assert "index.html" in write_report(stats_copy, tmp_path / "r").files
+    assert "index.html" in write_report(load_stats(stats_copy), tmp_path / "r").files
 
 
 def test_plotting_needs_no_pyplot():
@@ -90,11 +88,11 @@ def test_plotting_needs_no_pyplot():
     assert result.returncode == 0, result.stderr
 
 
-def test_both_pages_show_the_top_genes_table_and_every_figure(tiny_world, tmp_path):
+def test_both_pages_show_the_top_genes_table_and_every_figure(loaded, tmp_path):
     import re
 
     out = tmp_path / "r"
-    write_report(tiny_world["stats"], out, model=tiny_world["model"], edit_attributes=["male"])
+    write_report(loaded["stats"], out, model=loaded["model"], edit_attributes=["male"])
     top = pd.read_csv(out / "top_genes.csv").sort_values(["rank"], kind="stable")
     expected = []  # the table's cells, row by row
     for name in ("Smiling", "Eyeglasses", "Male"):
