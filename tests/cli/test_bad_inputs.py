@@ -158,6 +158,8 @@ ROWS = [
     ("import-not-a-pickle", "import-nvlabs {not_a_pickle} --out {new}", "not_a_pickle.pkl"),
     ("synth-faces-grid-out-dir", "data synth-faces-grid --out {dir}", "is a directory"),
     ("import-celebahq-missing", "classifiers import-celebahq {new} --out {new}", "{new}"),
+    ("train-report-not-a-run", "train-report {new}", "no metrics.jsonl"),
+    ("train-report-out-file", "train-report {run} --out {file}", "is a file; give a directory"),
     ("classifiers-info-missing", "classifiers info {new}", "classifier set not found"),
 ]
 if not torch.cuda.is_available():
