@@ -96,24 +96,25 @@ def _summaries(probabilities: Tensor, features: Tensor) -> tuple[np.ndarray, np.
     return feats.mean(0), np.cov(feats, rowvar=False), (probabilities > 0.5).double().mean(0).numpy(), pairwise
 
 
-def _score(classifiers, images: Tensor) -> tuple[Tensor, Tensor]:
-    """Probabilities (B, A) and features (B, F) of images in [-1, 1]; grayscale is repeated to RGB."""
+def _score(classifiers, images: Tensor, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+    """Probabilities (N, A) and features (N, F) of images in [-1, 1]; grayscale is repeated to RGB."""
+    from genomekit.inference import score
+
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
-    return classifiers.probabilities_and_features(images.to(classifiers.device))
+    return score(classifiers, images, batch_size)
 
 
 @torch.no_grad()
 def real_reference(dataset, classifiers, samples: int, batch_size: int = 256) -> Reference:
     """Statistics of the first ``samples`` images of ``dataset`` (in order) under ``classifiers``."""
     count = min(samples, len(dataset))
-    probs, feats = [], []
-    for start in range(0, count, batch_size):
-        images = torch.stack([dataset[i] for i in range(start, min(start + batch_size, count))])
-        p, f = _score(classifiers, images.float() / 127.5 - 1)
-        probs.append(p.cpu())
-        feats.append(f.cpu())
-    mean, covariance, frequencies, pairwise = _summaries(torch.cat(probs), torch.cat(feats))
+    parts = [
+        _score(classifiers, torch.stack([dataset[i] for i in range(start, min(start + batch_size, count))]) / 127.5 - 1)
+        for start in range(0, count, batch_size)
+    ]  # a batch of images in memory at a time (1,024 at 256 px would be 0.8 GB)
+    probs, feats = torch.cat([p for p, _ in parts]), torch.cat([f for _, f in parts])
+    mean, covariance, frequencies, pairwise = _summaries(probs, feats)
     return Reference(mean=mean, covariance=covariance, frequencies=frequencies, pairwise=pairwise, count=count)
 
 
@@ -122,18 +123,14 @@ def sample_health(
     G: Generator, classifiers, reference: Reference, attributes: tuple[str, ...], batch_size: int = 128
 ) -> dict[str, Any]:
     """FD on classifier features, diversity and attribute-frequency gap of G's samples vs the reference."""
+    from genomekit.inference import render
     from genomekit.metrics.frechet import frechet_distance
 
     device = next(G.parameters()).device
     rng = torch.Generator(device=device).manual_seed(HEALTH_SEED)
     codes = G.sample_codes(reference.count, rng)
-    probs, feats = [], []
-    for start in range(0, reference.count, batch_size):
-        images = G(codes[start : start + batch_size], noise_mode="const").clamp(-1, 1)
-        p, f = _score(classifiers, images)
-        probs.append(p.cpu())
-        feats.append(f.cpu())
-    mean, covariance, frequencies, pairwise = _summaries(torch.cat(probs), torch.cat(feats))
+    probs, feats = _score(classifiers, render(G, codes, batch_size).clamp(-1, 1))
+    mean, covariance, frequencies, pairwise = _summaries(probs, feats)
     gaps = np.abs(frequencies - reference.frequencies)
     worst = int(gaps.argmax())
     return {
