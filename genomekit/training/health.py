@@ -129,7 +129,11 @@ def sample_health(
     device = next(G.parameters()).device
     rng = torch.Generator(device=device).manual_seed(HEALTH_SEED)
     codes = G.sample_codes(reference.count, rng)
-    probs, feats = _score(classifiers, render(G, codes, batch_size).clamp(-1, 1))
+    parts = [
+        _score(classifiers, render(G, codes[start : start + batch_size], batch_size).clamp(-1, 1))
+        for start in range(0, len(codes), batch_size)
+    ]  # a batch of images in memory at a time
+    probs, feats = torch.cat([p for p, _ in parts]), torch.cat([f for _, f in parts])
     mean, covariance, frequencies, pairwise = _summaries(probs, feats)
     gaps = np.abs(frequencies - reference.frequencies)
     worst = int(gaps.argmax())
