@@ -10,8 +10,10 @@ One iteration, for a (per-process) batch of B real images:
 All randomness comes from one ``torch.Generator`` saved in checkpoints, and the data order is a pure
 function of (seed, step), so a resumed run reproduces an uninterrupted one exactly.
 
-Multi-process (torchrun): each rank trains on its own slice of every global batch, with its own code
-and noise generator (seed + rank); gradients are averaged with all-reduce before each optimiser step.
+Multi-process (torchrun): each rank trains on its own slice of every global batch and of the step's
+latent codes (drawn for the whole batch from (seed, step)), with its own noise/augmentation generator
+(seed + rank); gradients are averaged with all-reduce before each optimiser step. The data order is in
+``training.data``, interrupts in ``training.interrupts``.
 """
 
 from __future__ import annotations
@@ -21,16 +23,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from genomekit.data import DatasetError, ImageDataset, open_dataset
+from genomekit.data import open_dataset
 from genomekit.distributed import Distributed, any_rank, broadcast_module
 from genomekit.errors import UserError
 from genomekit.fileio import atomic_path, write_json
@@ -47,7 +47,9 @@ from genomekit.training.checkpoint import (
     save_training_checkpoint,
 )
 from genomekit.training.config import RESUMABLE_FIELDS, TrainConfig
+from genomekit.training.data import _check_dataset, batch_indices, dataset_resolution, real_batches  # noqa: F401
 from genomekit.training.health import HealthMonitor
+from genomekit.training.interrupts import TrainingInterrupted, _StepGuard
 
 logger = logging.getLogger(__name__)
 
@@ -56,109 +58,6 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 
 class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on request or Ctrl-C after writing the checkpoint of a step boundary.
-
-    A KeyboardInterrupt, so that code which does not know it still treats it as Ctrl-C.
-
-    Attributes:
-        path: the checkpoint written; ``train(..., resume=True)`` continues from it.
-        nimg: real images shown so far (``kimg`` in thousands).
-    """
-
-    def __init__(self, path: str | Path, nimg: int) -> None:
-        super().__init__(f"interrupted at {nimg / 1000:g} kimg; checkpoint saved to {path}")
-        self.path = Path(path)
-        self.nimg = nimg
-
-    @property
-    def kimg(self) -> float:
-        return self.nimg / 1000
-
-    def __reduce__(self):
-        return type(self), (self.path, self.nimg)
-
-
-# -- data ----------------------------------------------------------------------------------------
-
-
-def batch_indices(step: int, batch_size: int, num_images: int, seed: int, rank: int, world_size: int) -> list[int]:
-    """Dataset indices of this rank's slice of global batch ``step``.
-
-    The data order is a fresh permutation per epoch, drawn from (seed, epoch), and position
-    ``step * batch_size + j`` of the endless sequence of epochs is sample j of batch ``step``;
-    rank r takes positions [r * B/world, (r+1) * B/world). A pure function, so resuming needs no state.
-    """
-    per_rank = batch_size // world_size
-    start = step * batch_size + rank * per_rank
-    positions = np.arange(start, start + per_rank)
-    indices = np.empty(per_rank, dtype=np.int64)
-    for epoch in np.unique(positions // num_images):
-        perm = np.random.default_rng([seed, int(epoch)]).permutation(num_images)
-        mask = positions // num_images == epoch
-        indices[mask] = perm[positions[mask] % num_images]
-    return indices.tolist()
-
-
-def dataset_resolution(data: str | Path) -> int:
-    """The side of a dataset's images, so a run's resolution can follow its data.
-
-    Cheap: it lists the images and reads the first one (what ``train`` does again before building
-    networks); every image's size is checked later, by ``train``.
-
-    Raises:
-        DatasetError: the dataset cannot be opened; it is a CelebA folder (cropped and resized when read,
-            so it has no resolution of its own); its images' side is not a power of two >= 4.
-    """
-    from genomekit.data.celeba import is_celeba_layout
-
-    path = Path(data)
-    if path.is_dir() and is_celeba_layout(path):
-        raise DatasetError(
-            f"{path} is a CelebA folder, whose images are cropped and resized when read, so it has no "
-            "resolution of its own; choose one (a power of two such as 64 or 128)"
-        )
-    resolution = open_dataset(path).resolution
-    if resolution < 4 or resolution & (resolution - 1):
-        below = 1 << (resolution.bit_length() - 1)
-        raise DatasetError(
-            f"{path} holds {resolution}x{resolution} images; training needs a side that is a power of two >= 4 "
-            f"(rebuild the dataset at {max(below, 4)} or {below * 2})"
-        )
-    return resolution
-
-
-class _StepBatches(torch.utils.data.Sampler[list[int]]):
-    def __init__(self, start_step: int, batch_size: int, num_images: int, seed: int, dist_info: Distributed):
-        self.start_step, self.batch_size, self.num_images, self.seed = (
-            start_step,
-            batch_size,
-            num_images,
-            seed,
-        )
-        self.dist = dist_info
-
-    def __iter__(self) -> Iterator[list[int]]:
-        step = self.start_step
-        while True:
-            yield batch_indices(step, self.batch_size, self.num_images, self.seed, self.dist.rank, self.dist.world_size)
-            step += 1
-
-
-def real_batches(
-    dataset: ImageDataset, config: TrainConfig, start_step: int, dist_info: Distributed, workers: int
-) -> Iterator[Tensor]:
-    """Endless uint8 batches (B/world, C, H, W) in the order fixed by ``batch_indices``."""
-    sampler = _StepBatches(start_step, config.batch_size, len(dataset), config.seed, dist_info)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=sampler, num_workers=workers, persistent_workers=workers > 0
-    )
-    return iter(loader)
-
-
-# -- set-up --------------------------------------------------------------------------------------
 
 
 def build_state(config: TrainConfig, device: torch.device, dist_info: Distributed) -> TrainingState:
@@ -180,20 +79,6 @@ def build_state(config: TrainConfig, device: torch.device, dist_info: Distribute
     opt_D = torch.optim.Adam(D.parameters(), lr=config.d_lr, betas=betas, eps=1e-8, fused=fused)
     rng = torch.Generator(device=device).manual_seed(config.seed * 1000 + dist_info.rank)
     return TrainingState(config=config.to_dict(), G=G, G_ema=G_ema, D=D, opt_G=opt_G, opt_D=opt_D, rng=rng)
-
-
-def _check_dataset(dataset: ImageDataset, config: TrainConfig, dist_info: Distributed) -> None:
-    res = config.generator.resolution
-    if dataset.resolution != res:
-        raise UserError(
-            f"{dataset.path} has {dataset.resolution}x{dataset.resolution} images but the run's resolution is {res}; "
-            f"train at {dataset.resolution} or rebuild the dataset at {res}"
-        )
-    if dataset.num_channels != config.generator.img_channels:
-        raise UserError(f"{dataset.path} has {dataset.num_channels}-channel images; RGB (3) is expected")
-    if config.batch_size % dist_info.world_size:
-        raise UserError(f"batch {config.batch_size} does not split evenly over {dist_info.world_size} processes")
-    dataset.check_sizes()
 
 
 # -- losses --------------------------------------------------------------------------------------
@@ -348,69 +233,6 @@ def train_step(
         for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
             b_ema.copy_(b)
     return stats
-
-
-class _StepGuard:
-    """The training state at the start of a step, so that an interrupt in the middle of it can be undone.
-
-    A step updates the RNG, G, D, both Adam states, G_ema and the counters one after another, and
-    KeyboardInterrupt may land anywhere among them. Copying every tensor before each step costs under
-    1% of a CPU step (the default config, 2.5M parameters: 8 ms of 1.3 s) and holds one more copy of the
-    weights and Adam moments.
-    """
-
-    def __init__(self, state: TrainingState) -> None:
-        self.state = state
-        self._keys: list[tuple] = []  # (module, name) or (optimizer, parameter, name), one per backup
-        self._signature: list[tuple] = []  # the keys with objects replaced by their ids
-        self._backup: list[Tensor] = []
-        self._scalars: tuple = ()
-
-    def save(self) -> None:
-        state = self.state
-        keys, live = [], []
-        for module in (state.G, state.G_ema, state.D):
-            for name, tensor in module.state_dict().items():
-                keys.append((module, name))
-                live.append(tensor)
-        for opt in (state.opt_G, state.opt_D):
-            for param, values in opt.state.items():  # empty until the first step creates Adam's moments
-                for name, value in values.items():
-                    keys.append((opt, param, name))
-                    live.append(value)
-        # The same tensors in the same order as last time (always, after Adam's first step): copy in place.
-        signature = [tuple(id(part) for part in key[:-1]) + key[-1:] for key in keys]
-        if signature != self._signature:
-            self._keys, self._signature = keys, signature
-            self._backup = [t.detach().clone() for t in live]
-        else:
-            torch._foreach_copy_(self._backup, live)  # one call, not hundreds of copy kernels
-        self._scalars = (
-            state.rng.get_state(),
-            state.step,
-            state.nimg,
-            state.pl_mean.clone(),
-            dict(state.metric_sums),
-            state.metric_count,
-        )
-
-    def restore(self) -> None:
-        """Put the saved state back (the guard is spent: its tensors become the state's)."""
-        state = self.state
-        modules: dict[nn.Module, dict[str, Tensor]] = {}
-        optimizers: dict[torch.optim.Optimizer, dict[Tensor, dict[str, Tensor]]] = {}
-        for key, value in zip(self._keys, self._backup, strict=True):
-            if len(key) == 2:
-                modules.setdefault(key[0], {})[key[1]] = value
-            else:
-                optimizers.setdefault(key[0], {}).setdefault(key[1], {})[key[2]] = value
-        for module, tensors in modules.items():
-            module.load_state_dict(tensors)
-        for opt in (state.opt_G, state.opt_D):
-            opt.state.clear()
-            opt.state.update(optimizers.get(opt, {}))
-        rng, state.step, state.nimg, state.pl_mean, state.metric_sums, state.metric_count = self._scalars
-        state.rng.set_state(rng)
 
 
 # -- snapshots -----------------------------------------------------------------------------------
