@@ -1,5 +1,9 @@
 """Disentanglement probes (StyleGenes Table 2 and section 4.2) and the latent-space metrics beside them.
 
+(Over 500 lines on purpose: Table 2's protocol end to end -- sampling, labelling, the split, the MLP
+and one-hot probes, the report -- read as one description of the measurement; the metrics
+themselves are in ``genomekit.metrics``.)
+
 Table 2 measures disentanglement by how well an attribute's presence in a generated image can be
 predicted from the latent code. ``probe_models`` does that for a genome model and a mapping model:
 

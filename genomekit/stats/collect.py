@@ -1,5 +1,8 @@
 """The Monte-Carlo statistics pipeline (StyleGenes section 3.3, eq. 7; Appendix C for realness).
 
+(Over 500 lines on purpose: one resumable, shardable pipeline whose writer thread, manifest updates
+and finalisation depend on each other's invariants; the format itself is in ``stats.store``.)
+
 Sample gene sequences uniformly, generate images with G_ema, score each image with the attribute
 classifier set and the discriminator, stream the rows into Parquet shards and accumulate the
 summable totals ``sums (G, V, A)``, ``counts (G, V)``, ``realness_sums (G, V)``.

@@ -1,5 +1,8 @@
 """The stats directory: a manifest, Parquet shards and the accumulated sums.
 
+(Over 500 lines on purpose: the on-disk format and everything that reads or writes it -- schema,
+shard writing and checking, manifests, totals, loading -- kept as one specification of the format.)
+
 Layout (see docs/STATS.md)::
 
     STATS/
