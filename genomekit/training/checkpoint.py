@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ from genomekit.networks import Discriminator, DiscriminatorConfig, Generator, Ge
 FORMAT = "genomekit-checkpoint/1"
 # Names that stand for an inference checkpoint shipped in genomekit/assets/models/.
 SHIPPED_MODELS = {"default": "synth_faces_genome.safetensors", "default-mapping": "synth_faces_mapping.safetensors"}
+
+logger = logging.getLogger(__name__)
 
 
 class CheckpointError(UserError):
@@ -287,8 +290,20 @@ def load_training_state(path: str | Path, state: TrainingState) -> TrainingState
     device = next(state.G.parameters()).device
     _load_optimizer(state.opt_G, "opt_G.", {k: v.to(device) for k, v in tensors.items()}, groups["G"])
     _load_optimizer(state.opt_D, "opt_D.", {k: v.to(device) for k, v in tensors.items()}, groups["D"])
-    state.rng.set_state(tensors["rng.train"])
     progress = json.loads(metadata["progress"])
+    saved_on = torch.device(metadata.get("rng_device", "cpu")).type
+    if saved_on == state.rng.device.type:
+        state.rng.set_state(tensors["rng.train"])
+    else:  # CPU and CUDA generator states are different objects: restart the stream from (seed, step)
+        seed = json.loads(metadata["config"]).get("seed", 0)
+        state.rng.manual_seed(seed * 1000 + 7919 * int(progress["step"]) + 1)
+        logger.warning(
+            "%s was written on %s and resumes on %s: the noise and augmentation streams restart from "
+            "(seed, step), so this run will not match an uninterrupted one exactly",
+            path,
+            saved_on,
+            state.rng.device.type,
+        )
     state.step, state.nimg = progress["step"], progress["nimg"]
     state.pl_mean = torch.tensor(float(progress["pl_mean"]), dtype=torch.float32, device=device)
     # Checkpoints written before interrupts were saved between snapshots have no partial sums.

@@ -133,11 +133,21 @@ def _check_in_sync(state: TrainingState, dist_info: Distributed) -> None:
         raise RuntimeError("training processes hold different weights; gradient averaging is broken")
 
 
-def _finite(name: str, value: Tensor, step: int) -> None:
-    if not torch.isfinite(value).all():
+def _finite(name: str, value: Tensor, step: int, dist_info: Distributed | None = None) -> None:
+    """Stop on a NaN or infinite ``value``; with several processes every rank stops, with one message.
+
+    The flag is all-reduced before anyone raises, so no rank is left waiting in the next collective.
+    """
+    bad = not bool(torch.isfinite(value).all())
+    if dist_info is not None and dist_info.multi:
+        bad = any_rank(bad, dist_info, value.device)
+        where = " on at least one of the processes"
+    else:
+        where = f" ({value.item()})"
+    if bad:
         raise TrainingDiverged(
-            f"{name} became {value.item()} at step {step}; training stopped and the last good checkpoint "
-            "was kept. Start a new run with lower learning rates (g_lr, d_lr) or a higher r1_gamma."
+            f"{name} became NaN or infinite at step {step}{where}; training stopped and the last good "
+            "checkpoint was kept. Start a new run with lower learning rates (g_lr, d_lr) or a higher r1_gamma."
         )
 
 
@@ -185,7 +195,7 @@ def train_step(
     ws = _mixed_ws(G, batch * dist_info.world_size, config.style_mixing, codes_rng, update_emas=True, rows=rows)
     fakes = G.synthesis(ws, noise_mode="random", generator=rng)
     loss_G = F.softplus(-D(augment(fakes, policy, rng))).mean()
-    _finite("generator loss", loss_G, state.step)
+    _finite("generator loss", loss_G, state.step, dist_info)
     stats["loss_G"] = loss_G.item()
     total_G = loss_G
     if config.pl_weight > 0 and state.step % config.pl_interval == 0:
@@ -204,7 +214,7 @@ def train_step(
     logits_real = D(augment(reals_in, policy, rng))
     logits_fake = D(augment(fakes.detach(), policy, rng))
     loss_D = F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
-    _finite("discriminator loss", loss_D, state.step)
+    _finite("discriminator loss", loss_D, state.step, dist_info)
     stats["loss_D"] = loss_D.item()
     stats["score_real"] = logits_real.mean().item()
     stats["score_fake"] = logits_fake.mean().item()
@@ -212,7 +222,7 @@ def train_step(
     if do_r1:
         (r1_grads,) = torch.autograd.grad(logits_real.sum(), reals_in, create_graph=True)
         r1 = r1_grads.square().sum(dim=(1, 2, 3)).mean()
-        _finite("R1 penalty", r1, state.step)
+        _finite("R1 penalty", r1, state.step, dist_info)
         stats["r1_penalty"] = r1.item()
         total_D = total_D + r1 * (config.resolved_r1_gamma / 2) * config.r1_interval
     state.opt_D.zero_grad(set_to_none=True)

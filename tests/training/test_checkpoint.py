@@ -154,3 +154,29 @@ def test_a_shipped_model_keeps_its_name(tmp_path):
     assert torch.equal(loaded.generator().latent.genes, model.generator().latent.genes)
     with pytest.raises(CheckpointError, match="has no discriminator"):
         loaded.discriminator()
+
+
+def test_resuming_a_checkpoint_written_on_another_device_type_restarts_the_rng_stream(tiny_dataset, tmp_path, caplog):
+    """CPU and CUDA generator states differ: the stream restarts from (seed, step), with a warning."""
+    import logging
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from genomekit.training import train
+    from tests.training.test_train import tiny_config
+
+    config = tiny_config(tiny_dataset, total_kimg=0.032, snapshot_kimg=0.016)
+    out = tmp_path / "run"
+    train(config, out, log_interval_s=0, max_steps=2)
+    ckpt = out / "checkpoint.safetensors"
+    with safe_open(str(ckpt), framework="pt") as f:
+        metadata = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    assert metadata["rng_device"] == "cpu"
+    metadata["rng_device"] = "cuda:0"  # as if written on a GPU
+    save_file(tensors, str(ckpt), metadata=metadata)
+    with caplog.at_level(logging.WARNING):
+        train(config, out, resume=True, log_interval_s=0)
+    assert "written on cuda and resumes on cpu" in caplog.text
+    assert checkpoint_metadata(ckpt)["progress"]["nimg"] == 32

@@ -243,3 +243,47 @@ def test_two_ranks_train_exactly_as_one_process_on_the_same_global_batch(tiny_da
         torch.testing.assert_close(
             two[name], one[name], rtol=1e-4, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}\n{logs}"
         )
+
+
+def _ddp_diverge(rank, world, init_file, data, out):
+    """Rank 1 alone gets a NaN discriminator weight during step 2; both ranks must stop, saying the same."""
+    import torch.distributed as dist
+
+    from genomekit.distributed import leave
+    from genomekit.training import Distributed, TrainingDiverged, loop, train
+    from tests.training.test_train import tiny_config
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    original = loop.train_step
+
+    def step(state, *args):
+        if rank == 1 and state.step == 2:
+            with torch.no_grad():
+                next(state.D.parameters()).fill_(float("nan"))
+        return original(state, *args)
+
+    loop.train_step = step
+    outcome = {"diverged": False}
+    try:
+        train(tiny_config(data), out / "run", dist_info=Distributed(rank, world), log_interval_s=0)
+    except TrainingDiverged as error:
+        outcome = {"diverged": True, "message": str(error)}
+    finally:
+        leave(Distributed(rank, world))
+    (out / f"diverge{rank}.json").write_text(json.dumps(outcome))
+
+
+@pytest.mark.slow
+def test_a_nan_on_one_rank_stops_every_rank_with_one_message(tiny_dataset, tmp_path):
+    ranks = torch.multiprocessing.spawn(_ddp_diverge, args=(2, str(tmp_path / "store"), tiny_dataset, tmp_path),
+                                        nprocs=2, join=False)  # fmt: skip
+    deadline = time.time() + 120
+    while not ranks.join(timeout=1):
+        if time.time() > deadline:  # the healthy rank would wait in the next all-reduce
+            for process in ranks.processes:
+                process.kill()
+            pytest.fail("a NaN on one rank left the other waiting")
+    outcomes = [json.loads((tmp_path / f"diverge{r}.json").read_text()) for r in range(2)]
+    assert outcomes[0] == outcomes[1] and outcomes[0]["diverged"]
+    assert "at step 2 on at least one of the processes" in outcomes[0]["message"]
