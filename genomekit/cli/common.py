@@ -122,6 +122,15 @@ def command(
             except KeyboardInterrupt:
                 typer.echo("interrupted", err=True)
                 raise typer.Exit(EXIT_INTERRUPTED) from None
+            except RuntimeError as error:
+                if type(error).__name__ != "OutOfMemoryError":  # torch.OutOfMemoryError, without importing torch
+                    raise
+                first = str(error).split(".")[0] or "out of memory"
+                say_error(
+                    f"{first}; lower --batch (images per forward pass: it does not change results), "
+                    "or free the device's memory"
+                )
+                raise typer.Exit(EXIT_USER_ERROR) from None
 
         cls = type(f"{fn.__name__}_command", (AliasCommand,), {"aliases": dict(aliases or {})})
         return app.command(name, cls=cls, **kwargs)(run)

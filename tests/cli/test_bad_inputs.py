@@ -253,3 +253,20 @@ def test_every_command_has_a_row():
     commands = set(leaves(get_command(app)))
     covered = {c for c in commands for _, line, _ in ROWS if line == c or line.startswith(c + " ")}
     assert commands == covered, commands - covered
+
+
+def test_out_of_device_memory_is_one_line_naming_batch(world, tmp_path, monkeypatch):
+    """A GPU that runs out of memory mid-run: one line that says which flag to lower (no traceback)."""
+    import genomekit.stats.collect
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 39.39 GiB total)")
+
+    monkeypatch.setattr(genomekit.stats.collect, "collect_stats", oom)
+    result = invoke("collect-stats", "--model", "default", "--out", tmp_path / "s", "--batch", 256, "--device", "cpu")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0] == (
+        "error: CUDA out of memory; lower --batch (images per forward pass: it does not change results), "
+        "or free the device's memory"
+    )
