@@ -64,6 +64,13 @@ def collect_stats_command(
     chunk_size: Annotated[int, typer.Option(help="Samples per shard; fixed for a stats directory.")] = 4096,
     min_count: Annotated[int, typer.Option(help="Report (gene, variant) pairs seen fewer times.")] = 50,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="fp32 (exact), bf16 (autocast, CPU or CUDA; probabilities move by ~1e-3) or fp16 (CUDA); "
+            "fixed for a stats directory."
+        ),
+    ] = "fp32",
 ) -> None:
     """Sample gene sequences, generate, score with the classifier set and the discriminator, and
     stream the rows into Parquet shards while accumulating p(attribute | gene = variant) sums.
@@ -86,12 +93,21 @@ def collect_stats_command(
     check_positive(min_count, "--min-count", 0)
     check_output_dir(out)
     from genomekit.distributed import any_rank, from_environment, join, leave, on_main
+    from genomekit.precision import check_precision
 
     dist_info = from_environment()  # torchrun's variables: the CLI reads them, the library takes them
     config = CollectConfig(
-        out=out, samples=samples, batch_size=batch, chunk_size=chunk_size, seed=seed, resume=resume, min_count=min_count
+        out=out,
+        samples=samples,
+        batch_size=batch,
+        chunk_size=chunk_size,
+        seed=seed,
+        resume=resume,
+        min_count=min_count,
+        precision=precision,
     )
     device = join(dist_info, resolve_device(device))  # cuda:LOCAL_RANK under torchrun
+    check_precision(precision, device)
     rank, world_size = dist_info.rank, dist_info.world_size
     stop = threading.Event()
     try:

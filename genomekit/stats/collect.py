@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from genomekit.errors import UserError
+from genomekit.precision import PRECISIONS, autocast
 from genomekit.seeding import chunk_generator
 from genomekit.stats import store
 from genomekit.stats.estimate import undersampled_variants
@@ -60,6 +61,7 @@ class CollectConfig:
     seed: int = 0  # root of the per-chunk SeedSequence
     resume: bool = False  # require an existing stats directory to continue
     min_count: int = 50  # (gene, variant) pairs seen fewer times are reported as under-sampled
+    precision: str = "fp32"  # inference precision (genomekit.precision); fixed for a stats directory
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
@@ -73,6 +75,8 @@ class CollectConfig:
             raise UserError(f"--seed must be a non-negative integer, got {self.seed}")
         if self.min_count < 0:
             raise UserError(f"--min-count must be non-negative, got {self.min_count}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,8 +150,9 @@ def score_chunk(
     batch_size: int,
     device: torch.device,
     on_batch: Callable[[int], None] | None = None,
+    precision: str = "fp32",
 ) -> tuple[Tensor, Tensor]:
-    """Generate and score the images of ``sequences`` in batches.
+    """Generate and score the images of ``sequences`` in batches (``precision``: genomekit.precision).
 
     Args:
         sequences: (n, G) gene sequences of one chunk.
@@ -164,10 +169,11 @@ def score_chunk(
     scores, realness = [], []
     for start in range(0, len(sequences), batch_size):
         codes = sequences[start : start + batch_size].to(device, non_blocking=True)  # (B, G)
-        images = generator(codes, truncation_psi=1.0, noise_mode="const")  # (B, C, H, W)
-        # The classifiers expect [-1, 1]; the discriminator was trained on raw generator output.
-        scores.append(classifiers(images.clamp(-1, 1)).float())  # (B, A)
-        realness.append(grouped_realness(discriminator, images, group).float())  # (B,)
+        with autocast(precision, device):
+            images = generator(codes, truncation_psi=1.0, noise_mode="const")  # (B, C, H, W)
+            # The classifiers expect [-1, 1]; the discriminator was trained on raw generator output.
+            scores.append(classifiers(images.clamp(-1, 1)).float())  # (B, A)
+            realness.append(grouped_realness(discriminator, images, group).float())  # (B,)
         if on_batch is not None:
             on_batch(len(codes))
     # One device-to-host copy per chunk keeps an accelerator's queue full.
@@ -203,6 +209,7 @@ def _run_identity(
         genome_shape=genome_shape,  # type: ignore[arg-type]
         seed=config.seed,
         chunk_size=config.chunk_size,
+        precision=config.precision,
     )
 
 
@@ -430,7 +437,14 @@ def collect_stats(
             if device.type == "cuda":
                 sequences = sequences.pin_memory()  # lets the per-batch copies run asynchronously
             scores, realness = score_chunk(
-                sequences, generator, classifiers, discriminator, config.batch_size, device, bar.update
+                sequences,
+                generator,
+                classifiers,
+                discriminator,
+                config.batch_size,
+                device,
+                bar.update,
+                precision=config.precision,
             )
             writer.put(("new", chunk, (chunk * config.chunk_size, sequences, scores, realness)))
             generated += rows

@@ -69,6 +69,7 @@ class RunIdentity:
     genome_shape: tuple[int, int, int]  # (G, V, D)
     seed: int  # root of the per-chunk SeedSequence
     chunk_size: int  # samples per chunk (= per shard)
+    precision: str = "fp32"  # inference precision (genomekit.precision); directories before it: fp32
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,7 @@ class RunIdentity:
             "genome_shape": list(self.genome_shape),
             "seed": self.seed,
             "chunk_size": self.chunk_size,
+            "precision": self.precision,
         }
 
     @classmethod
@@ -89,6 +91,7 @@ class RunIdentity:
             genome_shape=tuple(int(x) for x in obj["genome_shape"]),  # type: ignore[arg-type]
             seed=int(obj["seed"]),
             chunk_size=int(obj["chunk_size"]),
+            precision=str(obj.get("precision", "fp32")),
         )
 
     def differences(self, other: RunIdentity) -> list[str]:
@@ -100,6 +103,7 @@ class RunIdentity:
             "genome_shape": "genome shape (G, V, D)",
             "seed": "seed",
             "chunk_size": "chunk size",
+            "precision": "precision",
         }
         out = []
         for field, label in names.items():

@@ -166,6 +166,10 @@ if not torch.cuda.is_available():
     ROWS.append(
         ("device-cuda", "sample --model default --stats {stats} --out {new} --device cuda", "CUDA is not available")
     )
+    ROWS.append(
+        ("collect-fp16-cpu", "collect-stats --model default --out {new} --precision fp16", "needs a CUDA device")
+    )
+ROWS.append(("collect-precision", "collect-stats --model default --out {new} --precision fp8", "--precision must be"))
 
 
 @pytest.fixture(scope="module")
