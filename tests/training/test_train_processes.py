@@ -72,9 +72,12 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_dataset, tmp_path, seed):
     )
     ckpt = out / "checkpoint.safetensors"
     deadline = time.time() + 120
-    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(random.Random(seed).uniform(0.0, 0.6))  # a seeded random moment after the first checkpoint
+    # a seeded random moment: just after the first checkpoint, or around the second snapshot's write
+    moment = random.Random(seed)
+    grid = out / "grids" / f"fakes-{24 * moment.choice([1, 2]):09d}.png"
+    while not (ckpt.exists() and grid.exists()) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(moment.uniform(0.0, 0.05))  # under a step: the run has 6 or more steps to go
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert ckpt.exists(), "the run ended before its first checkpoint"
