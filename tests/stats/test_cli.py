@@ -104,13 +104,15 @@ def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(tmp_path,
     reference = tmp_path / "reference"
     assert CliRunner().invoke(app, collect_args(artefacts, reference, samples)).exit_code == 0
     out = tmp_path / "killed"
-    # Kill three times at seeded random moments: a random delay after shard 1, then 6 and 13 appear
-    # (mid-chunk, mid-write or between shards).
+    # Kill three times at seeded random moments within the shard after 1, 6 and 13 (mid-chunk, mid-write
+    # or between shards): the delay is a random fraction of the time the previous shard took.
     delays = random.Random(0)
     for shard in (1, 6, 13):
         process = _start(collect_args(artefacts, out, samples))
+        _wait_for(out / "shards" / f"part-{shard - 1:05d}.parquet", process)
+        began = time.monotonic()
         _wait_for(out / "shards" / f"part-{shard:05d}.parquet", process)
-        time.sleep(delays.uniform(0.0, 0.5))
+        time.sleep(delays.uniform(0.0, 1.0) * (time.monotonic() - began))
         process.send_signal(signal.SIGKILL)
         process.wait()
         manifest = json.loads((out / "manifest.json").read_text())
