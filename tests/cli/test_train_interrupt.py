@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, seed):
     data = make_image_folder(tmp_path / "data", count=8, resolution=16)
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "genomekit", "train", "--data", str(data), "--out", str(out), "--kimg", "6",
-            "--snap", "6", "--batch", "4", "--genes", "4", "--variants", "4", "--gene-length", "4",
+    args = [sys.executable, "-m", "genomekit", "train", "--data", str(data), "--out", str(out), "--kimg", "4",
+            "--snap", "4", "--batch", "4", "--genes", "4", "--variants", "4", "--gene-length", "4",
             "--channel-base", "64", "--channel-max", "16", "--device", "cpu", "--health-samples", "16"]  # fmt: skip
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     # a seeded random moment once training has started (the first log line comes before step 1)
