@@ -27,7 +27,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from typer import _click as click
@@ -308,14 +308,6 @@ def staged_output(path: Path, command_name: str, flag: str = "--out") -> Iterato
         (tmp / OUTPUT_MARKER).write_text(json.dumps({"command": command_name}) + "\n")
 
 
-def show_path(path: Path, staged: Path, out: Path) -> Path:
-    """A path inside the staged directory ``staged``, as it will be once renamed to ``out``."""
-    try:
-        return Path(out) / Path(path).relative_to(staged)
-    except ValueError:
-        return Path(path)
-
-
 # -- Ctrl-C --------------------------------------------------------------------------------------
 
 INTERRUPTED = "interrupted; rerun the same command to resume"
@@ -346,11 +338,6 @@ def stop_on_ctrl_c(stop: threading.Event, what: str = "the current shard", *, on
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def exit_user_error(message: str) -> NoReturn:
-    say_error(message)
-    raise typer.Exit(EXIT_USER_ERROR)
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -87,10 +87,6 @@ def collect_stats_command(
     from genomekit.stats.collect import CollectConfig, collect_stats, finalize_stats
 
     setup_logging()
-    check_positive(samples, "--samples")
-    check_positive(batch, "--batch")
-    check_positive(chunk_size, "--chunk-size")
-    check_positive(min_count, "--min-count", 0)
     check_output_dir(out)
     from genomekit.distributed import any_rank, from_environment, join, leave, on_main
     from genomekit.precision import check_precision

@@ -199,8 +199,6 @@ def train_command(
         raise UserError(_flag_message(error)) from None
     if saved is not None:
         config = _resume_config(saved, config, given)
-    elif (out / "checkpoint.safetensors").exists():
-        raise UserError(f"--out {out} already holds a run; pass --resume to continue it, or choose another --out")
     if health_samples < 2:
         raise UserError(f"--health-samples must be at least 2, got {health_samples}")
     dist_info = from_environment()
