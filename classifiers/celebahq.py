@@ -156,12 +156,16 @@ class EqualizedLinear(nn.Module):
         return F.linear(x, self.weight * self.scale, self.bias)
 
 
-def _blur(x: Tensor) -> Tensor:
-    """Normalised [1, 2, 1] x [1, 2, 1] depthwise filter, zero padding ('SAME')."""
-    kernel = torch.tensor([1.0, 2.0, 1.0], device=x.device, dtype=x.dtype)
-    kernel = (kernel[:, None] * kernel[None, :]) / 16.0
-    kernel = kernel.expand(x.shape[1], 1, 3, 3)
-    return F.conv2d(x, kernel, padding=1, groups=x.shape[1])
+def blur_kernel() -> Tensor:
+    """The normalised [1, 2, 1] x [1, 2, 1] low-pass filter: (3, 3) float32 (exact in every float type)."""
+    taps = torch.tensor([1.0, 2.0, 1.0])
+    return (taps[:, None] * taps[None, :]) / 16.0
+
+
+def _blur(x: Tensor, kernel: Tensor) -> Tensor:
+    """Depthwise ``kernel`` (3, 3), zero padding ('SAME'): (B, C, H, W) -> (B, C, H, W)."""
+    weight = kernel.to(x.device, x.dtype).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(x, weight, padding=1, groups=x.shape[1])
 
 
 def minibatch_stddev(x: Tensor, group_size: int, num_features: int = 1) -> Tensor:
@@ -188,10 +192,12 @@ class _Block(nn.Module):
         self.conv0 = EqualizedConv2d(in_channels, mid_channels, 3)
         self.conv1_down = EqualizedConv2d(mid_channels, out_channels, 3, down=True)
         self.blur = blur
+        # Built once, not per call; non-persistent, so state dicts keep the official files' keys.
+        self.register_buffer("blur_filter", blur_kernel(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.leaky_relu(self.conv0(x), 0.2)
-        x = _blur(x) if self.blur else x
+        x = _blur(x, self.blur_filter) if self.blur else x
         return F.leaky_relu(self.conv1_down(x), 0.2)
 
 

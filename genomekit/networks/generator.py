@@ -8,6 +8,7 @@ variant indices for the Genome and a Gaussian z (B, z_dim) for the mapping netwo
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -136,14 +137,22 @@ class Generator(nn.Module):
         noise_mode: str = "const",
         generator: torch.Generator | None = None,
         force_fp32: bool = False,
+        noise: Sequence[Tensor] | None = None,
     ) -> Tensor:
         """Codes -> images (B, C, R, R) float32, roughly in [-1, 1].
 
         ``noise_mode="const"`` (default) makes an image a function of its code alone; training uses
-        "random" with an explicit ``generator``. ``force_fp32`` runs the float16 blocks in float32 on CUDA.
+        "random" with an explicit ``generator``, or with ``noise`` drawn up front by ``draw_noise`` (what a
+        compiled forward needs). ``force_fp32`` runs the float16 blocks in float32 on CUDA.
         """
         ws = self.mapping(codes, truncation_psi, truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, generator=generator, force_fp32=force_fp32)
+        return self.synthesis(ws, noise_mode=noise_mode, generator=generator, force_fp32=force_fp32, noise=noise)
+
+    def draw_noise(
+        self, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+    ) -> list[Tensor]:
+        """The "random" noise maps of one forward pass, drawn up front: see ``SynthesisNetwork.draw_noise``."""
+        return self.synthesis.draw_noise(batch_size, generator, device)
 
     def config_dict(self) -> dict:
         return asdict(self.config)

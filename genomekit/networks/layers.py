@@ -153,15 +153,16 @@ def legacy_upsample2x(x: Tensor) -> Tensor:
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
-def legacy_downsample2x(x: Tensor) -> Tensor:
+def legacy_downsample2x(x: Tensor, f: Tensor | None = None) -> Tensor:
     """Version-1 2x down-sampling: [1, 3, 3, 1] filter with replicated borders, stride 2.
 
     Args:
         x: (B, C, H, W).
+        f: the (4, 4) ``fir_filter()``; layers pass their buffer, so no tensor is built per call.
     Returns:
         (B, C, H/2, W/2).
     """
-    kernel = fir_filter().to(x.device, x.dtype)  # (4, 4), sums to 1
+    kernel = (fir_filter() if f is None else f).to(x.device, x.dtype)  # (4, 4), sums to 1
     weight = kernel.expand(x.shape[1], 1, 4, 4)
     x = F.pad(x, (1, 1, 1, 1), mode="replicate")
     return F.conv2d(x, weight, stride=2, groups=x.shape[1])
@@ -238,7 +239,7 @@ class EqualizedConv2d(nn.Module):
         weight = (self.weight * self.weight_gain).to(x.dtype)
         if self.network_version == 1:  # genomekit 0.1, computed exactly as it was
             if self.down:
-                x = legacy_downsample2x(x)
+                x = legacy_downsample2x(x, self.resample_filter)
             x = F.conv2d(x, weight, self.bias, padding=self.padding)
             return lrelu(x) if self.activation else x
         else:

@@ -14,6 +14,7 @@ every convolution's output (256 in NVlabs' configs) so float16 cannot overflow.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -87,8 +88,18 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
             self.register_buffer("noise_const", torch.randn(resolution, resolution))
 
-    def forward(self, x: Tensor, w: Tensor, noise_mode: str, generator: torch.Generator | None) -> Tensor:
-        """x: (B, I, H, W), w: (B, w_dim) float32 -> (B, O, R, R) in x's dtype."""
+    def forward(self, x: Tensor, w: Tensor, noise_mode: str, noise: Tensor | None = None) -> Tensor:
+        """Features of one layer.
+
+        Args:
+            x: (B, I, H, W) features.
+            w: (B, w_dim) float32 latent.
+            noise_mode: "random" adds ``noise``, "const" the stored map, "none" nothing.
+            noise: (B, 1, R, R) float32 standard normal map, required for "random" (the synthesis network
+                draws it up front, see ``SynthesisNetwork.draw_noise``).
+        Returns:
+            (B, O, R, R) in x's dtype.
+        """
         styles = self.affine(w)  # (B, I)
         weight = self.weight * self.weight_gain
         if self.up and self.network_version == 1:
@@ -97,10 +108,9 @@ class SynthesisLayer(nn.Module):
         x = modulated_conv2d(x, weight, styles, demodulate=True, up=up, resample_filter=self.resample_filter)
         if self.use_noise and noise_mode != "none":
             if noise_mode == "random":
-                device = generator.device if generator is not None else x.device
-                noise = torch.randn(
-                    x.shape[0], 1, self.resolution, self.resolution, generator=generator, device=device
-                ).to(x.device)
+                if noise is None:
+                    raise ValueError("noise_mode='random' needs a noise map (B, 1, R, R)")
+                noise = noise.to(x.device)
             else:
                 noise = self.noise_const
             x = x + (noise * self.noise_strength).to(x.dtype)
@@ -160,17 +170,27 @@ class SynthesisBlock(nn.Module):
         img: Tensor | None,
         ws: Tensor,
         noise_mode: str,
-        generator: torch.Generator | None,
+        noise: Sequence[Tensor] | None = None,
         force_fp32: bool = False,
     ) -> tuple[Tensor, Tensor]:
-        """ws: (B, num_conv + 1, w_dim); returns features (B, O, R, R) and image (B, C, R, R) in float32."""
+        """One block.
+
+        Args:
+            x: (B, I, R/2, R/2) features of the block before, None for the 4 px block.
+            img: (B, C, R/2, R/2) float32 image so far, None for the 4 px block.
+            ws: (B, num_conv + 1, w_dim) float32 latents of this block's convolutions and toRGB.
+            noise: with noise_mode "random", num_conv maps (B, 1, R, R), one per convolution in order.
+        Returns:
+            features (B, O, R, R) and image (B, C, R, R) float32.
+        """
         dtype = block_dtype(self.use_fp16, ws.device, force_fp32)
+        noise0, noise1 = (None, None) if noise is None else ((None, *noise) if self.conv0 is None else tuple(noise))
         if self.conv0 is None:
             x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
-            x = self.conv1(x.contiguous(memory_format=torch.channels_last), ws[:, 0], noise_mode, generator)
+            x = self.conv1(x.contiguous(memory_format=torch.channels_last), ws[:, 0], noise_mode, noise1)
         else:
-            x = self.conv0(x.to(dtype), ws[:, 0], noise_mode, generator)
-            x = self.conv1(x, ws[:, 1], noise_mode, generator)
+            x = self.conv0(x.to(dtype), ws[:, 0], noise_mode, noise0)
+            x = self.conv1(x, ws[:, 1], noise_mode, noise1)
         rgb = self.torgb(x, ws[:, self.num_conv]).float()
         if img is None:
             img = rgb
@@ -225,8 +245,44 @@ class SynthesisNetwork(nn.Module):
                 )
             )
         self.blocks = nn.ModuleList(blocks)
+        self.use_noise = use_noise
         # Each block consumes one w per conv plus one for its toRGB, which overlaps the next block's first.
         self.num_ws = sum(b.num_conv for b in blocks) + 1
+
+    @property
+    def num_noise_maps(self) -> int:
+        """How many noise maps a "random" forward pass takes: one per convolution, none without noise."""
+        return sum(block.num_conv for block in self.blocks) if self.use_noise else 0
+
+    def draw_noise(
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> list[Tensor]:
+        """The per-pixel noise of one "random" forward pass, drawn before it (for ``forward(noise=...)``).
+
+        The maps are drawn in the order the layers use them, on the generator's device (``device`` when
+        None), then moved to ``device``: exactly the numbers ``forward(noise_mode="random",
+        generator=generator)`` draws, so seeded results are the same either way. A compiled forward
+        takes these maps, because ``torch.compile`` cannot trace a draw from a ``torch.Generator``.
+
+        Args:
+            batch_size: B.
+            device: where the maps go; None = this network's device.
+        Returns:
+            ``num_noise_maps`` float32 tensors (B, 1, R, R), R the resolution of each convolution.
+        """
+        if not self.use_noise:
+            return []
+        device = torch.device(device) if device is not None else self.blocks[0].torgb.weight.device
+        draw_device = generator.device if generator is not None else device
+        maps = []
+        for block in self.blocks:
+            for _ in range(block.num_conv):
+                res = block.resolution
+                maps.append(torch.randn(batch_size, 1, res, res, generator=generator, device=draw_device).to(device))
+        return maps
 
     def forward(
         self,
@@ -234,16 +290,50 @@ class SynthesisNetwork(nn.Module):
         noise_mode: str = "const",
         generator: torch.Generator | None = None,
         force_fp32: bool = False,
+        noise: Sequence[Tensor] | None = None,
     ) -> Tensor:
-        """ws: (B, num_ws, w_dim) -> images (B, C, R, R) float32, roughly in [-1, 1]."""
+        """Per-layer latents to images.
+
+        Args:
+            ws: (B, num_ws, w_dim) latents.
+            noise_mode: "const" (the stored maps: an image depends on its latents alone), "random" (fresh
+                maps: ``noise``, else drawn from ``generator``) or "none".
+            generator: draws the "random" noise when ``noise`` is None.
+            force_fp32: run the float16 blocks in float32 on CUDA.
+            noise: the "random" maps drawn up front by ``draw_noise`` (the compiled path), instead of
+                ``generator``: ``num_noise_maps`` tensors (B, 1, R, R).
+        Returns:
+            images (B, C, R, R) float32, roughly in [-1, 1].
+        """
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must have shape (B, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}")
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        batch = ws.shape[0]
+        if noise is not None:
+            self._check_noise(noise, noise_mode, generator, batch)
+        elif noise_mode == "random" and self.use_noise:
+            noise = self.draw_noise(batch, generator, ws.device)
         ws = ws.float()
         x = img = None
         index = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, index : index + block.num_conv + 1], noise_mode, generator, force_fp32)
+            block_noise = None
+            if noise is not None and self.use_noise:
+                block_noise = noise[index : index + block.num_conv]  # the maps of this block's convolutions
+            x, img = block(x, img, ws[:, index : index + block.num_conv + 1], noise_mode, block_noise, force_fp32)
             index += block.num_conv
         return img
+
+    def _check_noise(
+        self, noise: Sequence[Tensor], noise_mode: str, generator: torch.Generator | None, batch: int
+    ) -> None:
+        if noise_mode != "random":
+            raise ValueError(f"noise maps are used with noise_mode='random' only, got noise_mode={noise_mode!r}")
+        if generator is not None:
+            raise ValueError("pass noise maps or a generator to draw them, not both")
+        maps = [block.resolution for block in self.blocks for _ in range(block.num_conv)] if self.use_noise else []
+        expected = [(batch, 1, res, res) for res in maps]
+        shapes = [tuple(n.shape) for n in noise]
+        if shapes != expected:
+            raise ValueError(f"noise must be {len(expected)} maps of shapes {expected} (draw_noise), got {shapes}")

@@ -58,8 +58,11 @@ def augment(images: Tensor, policy: tuple[str, ...], generator: torch.Generator 
 def _translate(x: Tensor, ratio: float, generator: torch.Generator | None) -> Tensor:
     """Shift each image by up to ``ratio`` of its size (whole pixels), filling with zeros."""
     batch, _, height, width = x.shape
-    max_shift = torch.tensor([int(width * ratio), int(height * ratio)], device=x.device, dtype=x.dtype)
-    shift = ((_uniform((batch, 2), generator, x) * 2 - 1) * (max_shift + 0.5)).round()  # (B, 2) pixels
+    # Python numbers rather than a tensor built per call (a host-to-device copy); k + 0.5 is exact in
+    # float32, so the products are the ones a (2,) tensor of the limits gave.
+    limit_x, limit_y = int(width * ratio) + 0.5, int(height * ratio) + 0.5
+    signed = _uniform((batch, 2), generator, x) * 2 - 1  # (B, 2) in [-1, 1)
+    shift = torch.stack((signed[:, 0] * limit_x, signed[:, 1] * limit_y), dim=1).round()  # (B, 2) pixels
     theta = torch.zeros(batch, 2, 3, device=x.device, dtype=x.dtype)
     theta[:, 0, 0] = theta[:, 1, 1] = 1
     theta[:, 0, 2] = -shift[:, 0] * 2 / width

@@ -37,3 +37,23 @@ def test_translation_moves_whole_pixels_and_cutout_zeroes_a_square():
 def test_empty_policy_is_identity():
     x = torch.randn(2, 3, 8, 8)
     assert augment(x, (), None) is x
+
+
+@pytest.mark.parametrize("size", [(16, 16), (12, 24)])
+def test_translation_matches_the_tensor_of_limits_it_replaced(size):
+    """The shift limits are Python numbers now (no tensor built per call); the images are bit-identical."""
+    import torch.nn.functional as F
+
+    height, width = size
+    x = torch.randn(5, 3, height, width)
+    rng = torch.Generator().manual_seed(4)
+    u = torch.rand((5, 2), generator=rng)
+    max_shift = torch.tensor([int(width * 0.125), int(height * 0.125)], dtype=x.dtype)  # the old formula
+    shift = ((u * 2 - 1) * (max_shift + 0.5)).round()
+    theta = torch.zeros(5, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    theta[:, 0, 2] = -shift[:, 0] * 2 / width
+    theta[:, 1, 2] = -shift[:, 1] * 2 / height
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    expected = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    assert torch.equal(augment(x, ("translation",), torch.Generator().manual_seed(4)), expected)
