@@ -4,6 +4,8 @@
   ``attribute_names``, ``resolution``, ``features`` (B, F), ``logits`` (B, A), ``identity``.
 * ``load_classifier_set(path)``: a saved set (classifier.safetensors + classifier.json), a directory
   of StyleGAN CelebA-HQ classifier state dicts, or ``"default"`` (the set shipped for synthetic faces).
+  CelebA-HQ sets come back as ``BatchedCelebAHQ``: all networks in one grouped pass (``batched=False``
+  for the plain ``CelebAHQClassifierSet``, one network after another; same weights and identity).
 * ``train_classifier_set`` / ``evaluate_classifier_set``: the multi-head CNN, trained with BCE.
 * ``resolve_attributes``: case- and punctuation-insensitive attribute names with suggestions.
 """
@@ -19,6 +21,7 @@ from classifiers.attributes import (
 from classifiers.augment import AugmentConfig
 from classifiers.base import ClassifierSet, InputShapeError
 from classifiers.celebahq import CelebAHQClassifierSet, CelebAHQConfig, CelebAHQNetwork, load_celebahq_directory
+from classifiers.celebahq_batched import BatchedCelebAHQ
 from classifiers.evaluate import EvaluationReport, attribute_metrics, binary_auc, evaluate_classifier_set
 from classifiers.multihead import MultiHeadClassifierSet, MultiHeadConfig
 from classifiers.saved import (
@@ -32,6 +35,7 @@ from classifiers.train import TrainConfig, TrainResult, train_classifier_set
 
 __all__ = [
     "AugmentConfig",
+    "BatchedCelebAHQ",
     "CelebAHQClassifierSet",
     "CelebAHQConfig",
     "CelebAHQNetwork",

@@ -52,15 +52,18 @@ def default_classifier_path(name: str = DEFAULT_NAME) -> Path:
     return Path(genomekit.__file__).resolve().parent / "assets" / "classifiers" / SHIPPED_SETS[name]
 
 
-def _builders() -> dict[str, Any]:
+def _builders(batched: bool = True) -> dict[str, Any]:
+    """Constructors by ``kind``; ``batched``: CelebA-HQ sets as ``BatchedCelebAHQ`` (same weights and identity)."""
     from classifiers.celebahq import CelebAHQClassifierSet
+    from classifiers.celebahq_batched import BatchedCelebAHQ
     from classifiers.multihead import MultiHeadClassifierSet, MultiHeadConfig
 
     def multihead(doc: dict[str, Any]) -> ClassifierSet:
         return MultiHeadClassifierSet(doc["attribute_names"], MultiHeadConfig.from_json(doc["architecture"]))
 
     def celebahq(doc: dict[str, Any]) -> ClassifierSet:
-        return CelebAHQClassifierSet.from_config(doc["attribute_names"], doc["architecture"])
+        cls = BatchedCelebAHQ if batched else CelebAHQClassifierSet
+        return cls.from_config(doc["attribute_names"], doc["architecture"])
 
     return {"multihead": multihead, "celebahq": celebahq}
 
@@ -146,7 +149,7 @@ def _resolve_directory(path: str | Path) -> Path:
 
 
 def load_classifier_set(
-    path: str | Path, device: str | torch.device = "cpu", *, resolution: int | None = None
+    path: str | Path, device: str | torch.device = "cpu", *, resolution: int | None = None, batched: bool = True
 ) -> ClassifierSet:
     """Load a classifier set, in eval mode, on ``device``.
 
@@ -156,6 +159,10 @@ def load_classifier_set(
         device: where the weights go.
         resolution: the size of the images it will score, when known: "default" then picks the shipped
             set trained at that size ("default-32" for 32 px), so generated images are not upsampled.
+        batched: return a CelebA-HQ set as ``classifiers.celebahq_batched.BatchedCelebAHQ``, which runs
+            its networks as one grouped network (same weights, state dict and identity; outputs equal
+            to float rounding); False gives the plain ``CelebAHQClassifierSet``, one network after
+            another. Other kinds are already one network.
     Returns:
         The set, with ``source`` set to where it came from: the shipped set's name ("default" or
         "default-32", after the choice by ``resolution``) or the directory's absolute path.
@@ -164,6 +171,7 @@ def load_classifier_set(
         UserError: missing, incomplete or corrupt files, with one line saying which.
     """
     from classifiers.celebahq import find_celebahq_files, load_celebahq_directory
+    from classifiers.celebahq_batched import BatchedCelebAHQ
 
     if str(path) == DEFAULT_NAME and resolution is not None:
         path = SHIPPED_BY_RESOLUTION.get(int(resolution), DEFAULT_NAME)
@@ -173,6 +181,8 @@ def load_classifier_set(
     if not config_path.exists():
         if find_celebahq_files(directory):
             celebahq = load_celebahq_directory(directory, device=device)
+            if batched:
+                celebahq = BatchedCelebAHQ.from_set(celebahq)
             celebahq.source = source
             return celebahq
         raise ClassifierLoadError(
@@ -180,7 +190,7 @@ def load_classifier_set(
             "or StyleGAN classifier state dicts named celebahq-classifier-NN-attribute.pt"
         )
     doc = _read_config(config_path)
-    builders = _builders()
+    builders = _builders(batched)
     if doc["kind"] not in builders:
         raise ClassifierLoadError(f"{config_path}: unknown classifier kind {doc['kind']!r}; known: {sorted(builders)}")
     if not weights_path.is_file():

@@ -47,6 +47,17 @@ def _load_inputs(model: Path, classifiers: str, device: str):
     )
 
 
+def _batch_size(value: str) -> int | str:
+    """``--batch``: 'auto' or a whole number (CollectConfig checks that it is positive)."""
+    text = value.strip().lower()
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"--batch must be 'auto' or a positive integer, got {value!r}") from None
+
+
 @command(app, "collect-stats", aliases={"--batch-size": "--batch"})
 def collect_stats_command(
     model: Annotated[
@@ -57,7 +68,13 @@ def collect_stats_command(
         str, typer.Option(help="Classifier set directory, or 'default' (the shipped set for the model's resolution).")
     ] = "default",
     samples: Annotated[int, typer.Option(help="Gene sequences to sample in total.")] = 500_000,
-    batch: Annotated[int, typer.Option(help="Images per forward pass; does not change the result.")] = 256,
+    batch: Annotated[
+        str,
+        typer.Option(
+            help="Images per forward pass, or 'auto': on CUDA the largest power of two up to 256 that fits "
+            "the free memory (measured with a trial batch), 256 on the CPU. Does not change the result."
+        ),
+    ] = "auto",
     seed: Seed = 0,
     device: Device = "auto",
     resume: Annotated[bool, typer.Option(help="Require an existing stats directory and continue it.")] = False,
@@ -95,7 +112,7 @@ def collect_stats_command(
     config = CollectConfig(
         out=out,
         samples=samples,
-        batch_size=batch,
+        batch_size=_batch_size(batch),
         chunk_size=chunk_size,
         seed=seed,
         resume=resume,

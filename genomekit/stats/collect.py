@@ -11,15 +11,18 @@ Determinism. The samples are cut into chunks of ``chunk_size`` (fixed per stats 
 of the batch size); chunk ``c`` is one shard and draws its gene sequences from a torch.Generator seeded
 by ``SeedSequence(seed, spawn_key=(c,))`` (= ``SeedSequence(seed).spawn(n)[c]`` for any n > c). Images
 depend only on their gene sequence (noise_mode="const"), so a chunk's rows do not depend on the batch
-size, the resume point or the number of ranks. The totals are accumulated in float64 one sample at a
-time in sample order (chunk after chunk), so an interrupted and resumed run, a multi-rank run and
-``recompute_sums_from_shards`` all give the same bits.
+size, the resume point or the number of ranks (the discriminator's and the classifier set's
+minibatch-stddev groups are consecutive samples, ``grouped_forward``, for the same reason). The
+totals are accumulated in float64 one sample at a time in sample order (chunk after chunk), so an
+interrupted and resumed run, a multi-rank run and ``recompute_sums_from_shards`` all give the same bits.
 
 Steps of ``collect_stats``:
 1. check the models and open (or create) the stats directory; refuse one of another run identity;
 2. list this rank's chunks (``c % world_size == rank``) and which are already complete (checksums);
-3. generate and score the missing chunks batch by batch on ``device`` while a writer thread writes
-   the previous chunk's shard, checksums it, folds its totals and rewrites this rank's manifest;
+3. choose the batch size for ``batch_size="auto"`` (CUDA: from free memory and a measured trial
+   batch, ``auto_batch_size``), then generate and score the missing chunks batch by batch on
+   ``device`` while a writer thread writes the previous chunk's shard, checksums it, folds its totals
+   and rewrites this rank's manifest;
 4. with one rank, write ``sums.safetensors`` and mark the manifest complete; with several, rank 0
    calls ``finalize_stats`` after all ranks are done.
 """
@@ -28,7 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
+import math
 import queue
 import threading
 import time
@@ -52,11 +57,17 @@ log = logging.getLogger(__name__)
 __all__ = ["CollectConfig", "CollectResult", "chunk_generator", "collect_stats", "finalize_stats", "score_chunk"]
 
 
+AUTO_BATCH = "auto"
+CPU_BATCH_SIZE = 256  # what --batch auto means off CUDA (the default before "auto")
+MAX_AUTO_BATCH = 256  # --batch auto never goes above this: larger batches gain little and delay the first shard
+AUTO_MEMORY_FRACTION = 0.8  # of the free device memory, for --batch auto: room for fragmentation and other tenants
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CollectConfig:
     out: Path  # the stats directory (created if absent)
     samples: int = 500_000  # N, gene sequences to sample in total (across all ranks)
-    batch_size: int = 256  # images per forward pass; does not change the result
+    batch_size: int | str = "auto"  # images per forward pass, or "auto" (auto_batch_size); does not change the result
     chunk_size: int = 4096  # samples per chunk = per shard; fixed for a stats directory
     seed: int = 0  # root of the per-chunk SeedSequence
     resume: bool = False  # require an existing stats directory to continue
@@ -67,7 +78,9 @@ class CollectConfig:
         object.__setattr__(self, "out", Path(self.out))
         if self.samples < 1:
             raise UserError(f"--samples must be at least 1, got {self.samples}")
-        if self.batch_size < 1:
+        if self.batch_size != AUTO_BATCH and not isinstance(self.batch_size, int):
+            raise UserError(f"--batch must be {AUTO_BATCH!r} or a positive integer, got {self.batch_size!r}")
+        if isinstance(self.batch_size, int) and self.batch_size < 1:
             raise UserError(f"--batch must be at least 1, got {self.batch_size}")
         if self.chunk_size < 1:
             raise UserError(f"--chunk-size must be at least 1, got {self.chunk_size}")
@@ -110,35 +123,57 @@ def mbstd_group_size(discriminator: nn.Module) -> int:
     return max(1, int(getattr(config, "mbstd_group_size", 1)))
 
 
-def grouped_realness(discriminator: nn.Module, images: Tensor, group: int) -> Tensor:
-    """Realness logits with minibatch-stddev groups fixed to consecutive samples.
+def classifier_group_size(classifiers: nn.Module) -> int:
+    """Images per minibatch-standard-deviation group of a classifier set (1 when it has none).
 
-    The discriminator's minibatch-stddev layer groups samples ``{m, m + M, m + 2M, ...}`` of a batch
-    of ``B = group * M``, so a sample's logit depends on which samples share its batch. Reordering the
+    A set with such a layer (StyleGAN's CelebA-HQ networks, ``classifiers.BatchedCelebAHQ``) says so
+    with an ``mbstd_group_size`` attribute.
+    """
+    return max(1, int(getattr(classifiers, "mbstd_group_size", 1)))
+
+
+def batch_multiple(discriminator: nn.Module, classifiers: nn.Module) -> int:
+    """Batches and chunks are multiples of this: both networks' minibatch-stddev groups fit in them."""
+    return math.lcm(mbstd_group_size(discriminator), classifier_group_size(classifiers))
+
+
+def grouped_forward(network: nn.Module, images: Tensor, group: int) -> Tensor:
+    """``network(images)`` with its minibatch-stddev groups fixed to consecutive samples.
+
+    A minibatch-stddev layer groups samples ``{m, m + M, m + 2M, ...}`` of a batch of
+    ``B = group * M``, so a sample's output depends on which samples share its batch. Reordering the
     batch makes each group ``group`` consecutive samples instead: with batches that start at a
-    multiple of ``group``, a sample's logit no longer depends on the batch size. A trailing
+    multiple of ``group``, a sample's output no longer depends on the batch size. A trailing
     remainder of fewer than ``group`` samples forms a group of its own.
 
     Args:
         images: (B, C, H, W), the first one a multiple of ``group`` samples into its chunk.
 
     Returns:
-        (B,) realness logits.
+        (B, ...) the network's outputs, in sample order.
     """
+    if group <= 1:
+        return network(images)
     batch = len(images)
     full = batch - batch % group
-    logits = []
+    outputs = []
     if full:
         per_group = full // group
         # empty_like keeps the memory format (channels-last convolutions are much faster on CPU).
-        x = torch.empty_like(images[:full])  # (B, C, H, W), D order: sample m * group + r at r * M + m
+        x = torch.empty_like(images[:full])  # (B, C, H, W), network order: sample m * group + r at r * M + m
         x.view(group, per_group, *images.shape[1:]).copy_(
             images[:full].unflatten(0, (per_group, group)).transpose(0, 1)
         )
-        logits.append(discriminator(x).reshape(group, per_group).t().reshape(full))  # back to sample order
+        y = network(x)  # (B, ...) in network order
+        outputs.append(y.unflatten(0, (group, per_group)).transpose(0, 1).flatten(0, 1))  # back to sample order
     if batch > full:
-        logits.append(discriminator(images[full:]).reshape(-1))
-    return torch.cat(logits)
+        outputs.append(network(images[full:]))
+    return torch.cat(outputs)
+
+
+def grouped_realness(discriminator: nn.Module, images: Tensor, group: int) -> Tensor:
+    """Realness logits (B,) of images (B, C, H, W), minibatch-stddev groups of consecutive samples (grouped_forward)."""
+    return grouped_forward(discriminator, images, group).reshape(-1)
 
 
 @torch.inference_mode()
@@ -156,28 +191,107 @@ def score_chunk(
 
     Args:
         sequences: (n, G) gene sequences of one chunk.
-        batch_size: images per forward pass, rounded up to a multiple of the discriminator's
-            minibatch-stddev group so that the groups do not depend on it.
+        batch_size: images per forward pass, rounded up to a multiple of the discriminator's and the
+            classifier set's minibatch-stddev groups (``batch_multiple``) so that the groups do not
+            depend on it.
         on_batch: called with the batch size after each batch (progress).
 
     Returns:
         scores (n, A) float32 classifier probabilities and realness (n,) float32 discriminator logits,
         on the CPU.
     """
-    group = mbstd_group_size(discriminator)
-    batch_size = -(-batch_size // group) * group
+    group, classifier_group = mbstd_group_size(discriminator), classifier_group_size(classifiers)
+    multiple = batch_multiple(discriminator, classifiers)
+    batch_size = -(-batch_size // multiple) * multiple
     scores, realness = [], []
     for start in range(0, len(sequences), batch_size):
         codes = sequences[start : start + batch_size].to(device, non_blocking=True)  # (B, G)
         with autocast(precision, device):
             images = generator(codes, truncation_psi=1.0, noise_mode="const")  # (B, C, H, W)
             # The classifiers expect [-1, 1]; the discriminator was trained on raw generator output.
-            scores.append(classifiers(images.clamp(-1, 1)).float())  # (B, A)
+            scores.append(grouped_forward(classifiers, images.clamp(-1, 1), classifier_group).float())  # (B, A)
             realness.append(grouped_realness(discriminator, images, group).float())  # (B,)
         if on_batch is not None:
             on_batch(len(codes))
     # One device-to-host copy per chunk keeps an accelerator's queue full.
     return torch.cat(scores).cpu(), torch.cat(realness).cpu()
+
+
+def choose_batch_size(
+    free_bytes: float, bytes_per_sample: float, *, maximum: int = MAX_AUTO_BATCH, fraction: float = AUTO_MEMORY_FRACTION
+) -> int:
+    """The largest power of two B in [1, maximum] with ``B * bytes_per_sample <= fraction * free_bytes``.
+
+    Args:
+        free_bytes: device memory this process can still use (``measure_batch_memory``).
+        bytes_per_sample: peak memory each sample of a batch adds (``measure_batch_memory``).
+        maximum: the largest batch to choose, a power of two.
+        fraction: the share of ``free_bytes`` to fill.
+    Returns:
+        1 when not even one sample fits (the pass then fails with the out-of-memory message).
+    """
+    if maximum < 1 or maximum & (maximum - 1):
+        raise ValueError(f"maximum must be a power of two, got {maximum}")
+    if bytes_per_sample <= 0:
+        return maximum
+    fits = min(maximum, int(fraction * max(free_bytes, 0) // bytes_per_sample))
+    return 1 << (fits.bit_length() - 1) if fits >= 1 else 1
+
+
+def measure_batch_memory(
+    generator: nn.Module,
+    classifiers: nn.Module,
+    discriminator: nn.Module,
+    device: torch.device,
+    precision: str = "fp32",
+) -> tuple[int, float]:
+    """Free memory and memory per sample of ``score_chunk`` on a CUDA device, from one trial batch.
+
+    Method: a warm-up pass (cuDNN plans and workspaces, the classifier set's stacked weights, the
+    allocator's pools), then a second pass of the same ``trial`` samples with the peak-memory counter
+    reset; ``(peak - allocated before) / trial`` is the memory per sample. The trial batch is the
+    smallest multiple of ``batch_multiple`` with at least 4 samples, so the pass's fixed costs are
+    counted in the per-sample figure too and the estimate errs on the safe side. Free memory is what
+    the driver reports free plus what PyTorch's allocator holds without using it. The trial images are
+    of gene sequence 0 and are thrown away: they change nothing in the results.
+
+    Returns:
+        (free bytes, peak bytes per sample), for ``choose_batch_size``.
+    """
+    multiple = batch_multiple(discriminator, classifiers)
+    trial = -(-4 // multiple) * multiple
+    # Any gene sequences take the same memory: all-zero ones, (trial, G).
+    codes = torch.zeros(trial, generator.genome_shape[0], dtype=torch.int64)
+    score_chunk(codes, generator, classifiers, discriminator, trial, device, precision=precision)  # warm-up
+    torch.cuda.synchronize(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    score_chunk(codes, generator, classifiers, discriminator, trial, device, precision=precision)
+    torch.cuda.synchronize(device)
+    per_sample = (torch.cuda.max_memory_allocated(device) - before) / trial
+    free, _ = torch.cuda.mem_get_info(device)
+    free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return int(free), float(per_sample)
+
+
+def auto_batch_size(device: torch.device, measure: Callable[[], tuple[int, float]]) -> int:
+    """What ``--batch auto`` means on ``device``: from free memory on CUDA, ``CPU_BATCH_SIZE`` elsewhere.
+
+    Args:
+        measure: returns (free bytes, bytes per sample); called on CUDA only (``measure_batch_memory``).
+    """
+    if device.type != "cuda":
+        return CPU_BATCH_SIZE
+    free, per_sample = measure()
+    batch = choose_batch_size(free, per_sample)
+    log.info(
+        "--batch auto: %d (%.1f MiB per sample measured, %.1f GiB free on %s)",
+        batch,
+        per_sample / 2**20,
+        free / 2**30,
+        device,
+    )
+    return batch
 
 
 def _now() -> str:
@@ -378,11 +492,15 @@ def collect_stats(
         raise ValueError(f"rank {rank} outside [0, {world_size})")
     device = torch.device(device)
     identity = _run_identity(generator, classifiers, model_identity, config)
-    group = mbstd_group_size(discriminator)
-    if config.chunk_size % group:
-        raise UserError(
-            f"--chunk-size must be a multiple of the discriminator's minibatch group ({group}), got {config.chunk_size}"
-        )
+    group, multiple = mbstd_group_size(discriminator), batch_multiple(discriminator, classifiers)
+    if config.chunk_size % multiple:
+        groups = f"the discriminator's minibatch group ({group})"
+        if multiple != group:
+            groups = (
+                f"{multiple}, for the minibatch groups of the discriminator ({group}) "
+                f"and the classifier set ({classifier_group_size(classifiers)})"
+            )
+        raise UserError(f"--chunk-size must be a multiple of {groups}, got {config.chunk_size}")
     out = config.out
     # 1. Open the directory. With one rank, temporary files of a killed run are litter; with several,
     #    they may be another rank's shard in flight, so only finalize_stats removes them.
@@ -410,7 +528,14 @@ def collect_stats(
     total_rows = sum(store.expected_rows(c, config.samples, config.chunk_size) for c in chunks)
     done_rows = sum(int(e["rows"]) for e in complete.values())
 
-    # 3. Generate, score and write.
+    # 3. Generate, score and write, with the batch size --batch auto chooses when there is work left.
+    if config.batch_size == AUTO_BATCH:
+        todo = any(chunk not in complete for chunk in chunks)
+        measure = functools.partial(
+            measure_batch_memory, generator, classifiers, discriminator, device, config.precision
+        )
+        batch_size = auto_batch_size(device, measure) if todo else CPU_BATCH_SIZE
+        config = dataclasses.replace(config, batch_size=batch_size)
     genome = generator.latent
     writer = _ShardWriter(out, manifest_file, own_manifest, identity, fold=world_size == 1)
     bar = tqdm(

@@ -53,3 +53,16 @@ def make_classifiers(path: Path, *, seed: int = 0, attributes: tuple[str, ...] =
             list(attributes), MultiHeadConfig(resolution=8, stem_channels=4, channels=(8,))
         )
     return save_classifier_set(classifier, path)
+
+
+def make_celebahq_classifiers(
+    path: Path, *, seed: int = 0, attributes: tuple[str, ...] = ATTRIBUTES, mbstd_group_size: int = 4
+) -> Path:
+    """Random StyleGAN CelebA-HQ-architecture networks at 8 px (minibatch stddev over groups of mbstd_group_size), saved."""
+    from classifiers import CelebAHQClassifierSet, CelebAHQConfig, CelebAHQNetwork
+
+    config = CelebAHQConfig(resolution=8, fmap_base=32, fmap_max=16, mbstd_group_size=mbstd_group_size)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        classifier = CelebAHQClassifierSet(list(attributes), [CelebAHQNetwork(config) for _ in attributes])
+    return save_classifier_set(classifier, path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from genomekit.cli import app
@@ -49,6 +50,24 @@ def test_collect_stats_then_info(tmp_path, artefacts):
     again = runner.invoke(app, collect_args(artefacts, tmp_path / "stats", extra=["--resume"]))
     assert again.exit_code == 0 and "generated 0" in again.output
     assert load_stats(tmp_path / "stats").totals.equal(before)
+
+
+def test_batch_auto_gives_the_same_statistics_and_bad_values_one_line(tmp_path, artefacts):
+    runner = CliRunner()
+    results = {}
+    for batch in ("auto", "64"):
+        result = runner.invoke(app, collect_args(artefacts, tmp_path / batch, extra=["--batch", batch]))
+        assert result.exit_code == 0, result.output
+        results[batch] = load_stats(tmp_path / batch)
+        manifest = json.loads((tmp_path / batch / "manifest.json").read_text())
+        assert manifest["runs"][-1]["batch_size"] == (256 if batch == "auto" else 64)  # auto on the CPU: 256
+    auto, explicit = results["auto"].totals, results["64"].totals
+    assert torch.equal(auto.counts, explicit.counts)
+    torch.testing.assert_close(auto.values, explicit.values, atol=1e-4, rtol=0)  # float rounding of other batches
+    for value, message in (("big", "--batch must be 'auto' or a positive integer, got 'big'"), ("0", "at least 1")):
+        result = runner.invoke(app, collect_args(artefacts, tmp_path / f"bad-{value}", extra=["--batch", value]))
+        assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output, result.output
+        assert not (tmp_path / f"bad-{value}").exists()
 
 
 @pytest.mark.parametrize(

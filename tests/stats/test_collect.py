@@ -344,3 +344,101 @@ def test_the_manifest_records_where_the_classifier_set_came_from(reference, tmp_
     # The shipped set is recorded by the name the resolution picks.
     assert load_classifier_set("default", resolution=32).source == "default-32"
     assert load_classifier_set("default").source == "default"
+
+
+# -- batch size ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("free", "per_sample", "expected"),
+    [
+        (100 * 2**30, 2**20, 256),  # plenty: the cap
+        (10 * 2**30, 100 * 2**20, 64),  # 0.8 * 10 GiB / 100 MiB = 81.9 -> 64
+        (10 * 2**30, 2.5 * 2**30, 2),  # 3.2 samples fit -> 2
+        (2**30, 2 * 2**30, 1),  # not even one: 1, and the pass reports the out-of-memory error
+        (0, 2**20, 1),
+        (2**30, 0, 256),  # nothing measured per sample
+    ],
+)
+def test_choose_batch_size_is_the_largest_power_of_two_that_fits(free, per_sample, expected):
+    from genomekit.stats.collect import choose_batch_size
+
+    batch = choose_batch_size(free, per_sample)
+    assert batch == expected and batch & (batch - 1) == 0
+    assert batch == 1 or batch * per_sample <= 0.8 * free
+    assert choose_batch_size(free, per_sample, maximum=32) == min(expected, 32)
+    with pytest.raises(ValueError, match="power of two"):
+        choose_batch_size(free, per_sample, maximum=100)
+
+
+def test_auto_batch_size_measures_on_cuda_only():
+    from genomekit.stats.collect import CPU_BATCH_SIZE, auto_batch_size
+
+    def unused():
+        raise AssertionError("measured off CUDA")
+
+    assert auto_batch_size(torch.device("cpu"), unused) == CPU_BATCH_SIZE == 256
+    assert auto_batch_size(torch.device("cuda:1"), lambda: (40 * 2**30, 300 * 2**20)) == 64  # 109 fit
+
+
+def test_measure_batch_memory_reads_the_peak_of_a_trial_batch(loaded, monkeypatch):
+    """The arithmetic of the method, with the CUDA memory counters replaced by numbers (no GPU here)."""
+    from genomekit.stats import collect
+
+    calls = []
+    real = collect.score_chunk
+
+    def score_chunk(sequences, *args, **kwargs):
+        calls.append(len(sequences))
+        return real(sequences, *args, **kwargs)
+
+    counters = dict(allocated=1_000, peak=1_000 + 4 * 250, reserved=3_000)
+    monkeypatch.setattr(collect, "score_chunk", score_chunk)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: counters["allocated"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: counters["peak"])
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: counters["reserved"])
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10_000, 80_000))
+    free, per_sample = collect.measure_batch_memory(
+        loaded["generator"], loaded["classifiers"], loaded["discriminator"], torch.device("cpu")
+    )
+    assert calls == [4, 4]  # warm-up, then the measured pass; D groups of 4
+    assert per_sample == 250 and free == 10_000 + 3_000 - 1_000
+
+
+def test_batch_auto_and_explicit_batch_are_recorded_but_not_part_of_the_run(tmp_path, loaded):
+    run(tmp_path / "auto", loaded, batch_size="auto", samples=128)
+    run(tmp_path / "explicit", loaded, batch_size=16, samples=128)
+    manifests = [json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("auto", "explicit")]
+    assert [m["runs"][0]["batch_size"] for m in manifests] == [256, 16]  # CPU: auto is the former default
+    assert manifests[0]["identity"] == manifests[1]["identity"] and "batch" not in json.dumps(manifests[0]["identity"])
+    assert CollectConfig(out=tmp_path).batch_size == "auto"
+    with pytest.raises(UserError, match="--batch must be 'auto' or a positive integer, got 'big'"):
+        config(tmp_path / "x", batch_size="big")
+    with pytest.raises(UserError, match="--batch must be at least 1, got 0"):
+        config(tmp_path / "x", batch_size=0)
+
+
+def test_celebahq_scores_do_not_depend_on_the_batch_size(tmp_path, artefacts):
+    """The CelebA-HQ networks' minibatch-stddev groups are consecutive samples, whatever the batch."""
+    from tests.stats.artefacts import make_celebahq_classifiers
+
+    directory = make_celebahq_classifiers(tmp_path / "celebahq")
+    loaded = dict(models(artefacts), classifiers=load_classifier_set(directory))
+    assert loaded["classifiers"].mbstd_group_size == 4
+    for batch in (64, 8, 12):  # 12: not a power of two; chunk 0 then ends in a batch of 8
+        run(tmp_path / f"b{batch}", loaded, batch_size=batch, samples=200)
+    frames = [
+        pd.concat(pd.read_parquet(p) for p in sorted((tmp_path / f"b{b}" / "shards").iterdir())) for b in (64, 8, 12)
+    ]
+    scores = [frame[list(loaded["classifiers"].attribute_names)].to_numpy() for frame in frames]
+    assert scores[0].std() > 1e-3  # the scores vary from sample to sample
+    for other in scores[1:]:
+        np.testing.assert_allclose(other, scores[0], atol=1e-5)
+    eights = load_classifier_set(make_celebahq_classifiers(tmp_path / "eights", mbstd_group_size=8))
+    message = (
+        r"multiple of 8, for the minibatch groups of the discriminator \(4\) and the classifier set \(8\), got 132"
+    )
+    with pytest.raises(UserError, match=message):
+        collect_stats(config(tmp_path / "odd", chunk_size=132), **dict(loaded, classifiers=eights), progress=False)
