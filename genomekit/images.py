@@ -1,4 +1,5 @@
-"""Image files: tensors in [-1, 1] to PNG grids, single PNGs and animated GIFs, written atomically."""
+"""Image files: tensors in [-1, 1] to PNG grids, single PNGs and animated GIFs, written atomically;
+and image files a user names, read back as tensors (``read_images``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from genomekit.errors import UserError
 from genomekit.fileio import atomic_path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
 def to_uint8(images: Tensor) -> np.ndarray:
@@ -63,3 +67,58 @@ def save_gif(frames: Tensor, path: str | Path, duration_ms: int = 120, scale: in
     sequence = pictures + pictures[-2:0:-1]
     with atomic_path(path) as tmp:
         sequence[0].save(tmp, format="GIF", save_all=True, append_images=sequence[1:], duration=duration_ms, loop=0)
+
+
+def image_paths(paths: Sequence[str | Path], flag: str = "--image") -> list[Path]:
+    """The image files ``paths`` name: files as given, directories as their image files (sorted).
+
+    Raises:
+        UserError: a path that does not exist, or a directory without images.
+    """
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not inside:
+                raise UserError(f"{flag} {path}: no {', '.join(IMAGE_SUFFIXES)} files in this directory")
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UserError(f"{flag} {path}: no such file or directory")
+    if not found:
+        raise UserError(f"give at least one image with {flag}")
+    return found
+
+
+def read_images(paths: Sequence[Path], resolution: int, channels: int = 3, flag: str = "--image") -> Tensor:
+    """Images (N, C, R, R) float in [-1, 1] from files that must be R x R pixels.
+
+    Colour images are read as RGB (an alpha channel is dropped), and grey ones as one channel when
+    ``channels`` is 1 (an RGB file for a 1-channel model is converted to grey).
+
+    Raises:
+        UserError: a file that is not a readable image, not square, or not R x R.
+    """
+    arrays = []
+    for path in paths:
+        try:
+            with Image.open(path) as img:
+                img.load()
+                size = img.size
+                picture = img.convert("RGB" if channels == 3 else "L")
+        except (OSError, UnidentifiedImageError) as error:
+            reason = "not an image file" if isinstance(error, UnidentifiedImageError) else str(error)
+            raise UserError(f"{flag} {path}: cannot read it ({reason})") from None
+        width, height = size
+        if width != height:
+            raise UserError(f"{flag} {path}: {width}x{height} px is not square; crop it to a square first")
+        if width != resolution:
+            raise UserError(
+                f"{flag} {path}: {width}x{height} px, but the model makes {resolution}x{resolution} px images; "
+                "resize it first"
+            )
+        array = np.asarray(picture, dtype=np.uint8)
+        arrays.append(array[:, :, None] if array.ndim == 2 else array)
+    pixels = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)  # (N, C, R, R) uint8
+    return pixels.float() / 127.5 - 1

@@ -39,6 +39,7 @@ from genomekit.cli import demo as _demo  # noqa: E402,F401
 from genomekit.cli import interop as _interop  # noqa: E402,F401
 from genomekit.cli import metrics as _metrics  # noqa: E402,F401
 from genomekit.cli import probe as _probe  # noqa: E402,F401
+from genomekit.cli import project as _project  # noqa: E402,F401
 from genomekit.cli import stats as _stats  # noqa: E402,F401
 from genomekit.cli import train as _train  # noqa: E402,F401
 

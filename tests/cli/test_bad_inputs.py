@@ -161,6 +161,38 @@ ROWS = [
     ("train-report-not-a-run", "train-report {new}", "no metrics.jsonl"),
     ("train-report-out-file", "train-report {run} --out {file}", "is a file; give a directory"),
     ("classifiers-info-missing", "classifiers info {new}", "classifier set not found"),
+    # real images into the genome
+    ("project-non-square", "project --model default --image {wide_image} --out {new}", "32x24 px is not square"),
+    ("project-wrong-size", "project --model default --image {face64} --out {new}", "the model makes 32x32 px"),
+    ("project-unreadable", "project --model default --image {not_an_image} --out {new}", "not an image file"),
+    ("project-missing-image", "project --model default --image {new}.png --out {new}", "no such file or directory"),
+    ("project-no-image", "project --model default --out {new}", "give at least one image"),
+    ("project-empty-dir", "project --model default --image {dir} --out {new}", "files in this directory"),
+    ("project-space", "project --model default --image {face32} --out {new} --space z", "--space must be one of"),
+    (
+        "project-lpips-no-weights",
+        "project --model default --image {face32} --out {new} --perceptual lpips",
+        "needs --lpips-weights",
+    ),
+    (
+        "project-lpips-bad-file",
+        "project --model default --image {face32} --out {new} --perceptual lpips --lpips-weights {file}",
+        "not a weights file",
+    ),
+    ("project-out-file", "project --model default --image {face32} --out {file}", "is a file; give a directory"),
+    ("project-out-foreign-dir", "project --model default --image {face32} --out {dir}", "genomekit did not write"),
+    ("insert-mapping", "insert --model default-mapping --image {face32} --out {new}", "mapping-network model"),
+    ("insert-onto-model", "insert --model {other_model} --image {face32} --out {other_model}", "also the input"),
+    ("insert-out-dir", "insert --model default --image {face32} --out {dir}", "is a directory"),
+    ("insert-wrong-size", "insert --model default --image {face64} --out {new}", "the model makes 32x32 px"),
+    ("insert-metric", "insert --model default --image {face32} --out {new} --metric l3", "--metric must be one of"),
+    ("insert-neither", "insert --model default --out {new}", "give the images with --image"),
+    ("insert-not-a-projection", "insert --model default --projection {dir} --out {new}", "no projection.safetensors"),
+    (
+        "insert-projection-other-model",
+        "insert --model {other_model} --projection {projection} --out {new}",
+        "was made with model",
+    ),  # fmt: skip
 ]
 if not torch.cuda.is_available():
     ROWS.append(
@@ -169,7 +201,14 @@ if not torch.cuda.is_available():
     ROWS.append(
         ("collect-fp16-cpu", "collect-stats --model default --out {new} --precision fp16", "needs a CUDA device")
     )
+    ROWS.append(("train-fp16-cpu", "train --data {data16} --out {new} --precision fp16", "needs a CUDA device"))
+    ROWS.append(("fid-fp16-cpu", "metrics fid --model default --data {data16} --precision fp16", "needs a CUDA device"))
+    ROWS.append(("probe-fp16-cpu", "probe --genome default --samples 40 --precision fp16", "needs a CUDA device"))
 ROWS.append(("collect-precision", "collect-stats --model default --out {new} --precision fp8", "--precision must be"))
+ROWS.append(("train-precision", "train --data {data16} --out {new} --precision xx", "--precision must be"))
+ROWS.append(("fid-precision", "metrics fid --model default --data {data16} --precision xx", "--precision must be"))
+ROWS.append(("probe-precision", "probe --genome default --samples 40 --precision xx", "--precision must be"))
+ROWS.append(("resume-other-precision", "train --data {data16} --out {run} --resume --precision bf16", "--precision"))
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,22 @@ def build_world(root: Path) -> dict[str, Path]:
            "--channel-max", 16, "--device", "cpu", "--health-samples", 16)  # fmt: skip
     world["run"] = run
     world["ckpt"] = run / "checkpoint.safetensors"
+    faces = root / "faces"
+    faces.mkdir()
+    from genomekit.data.synth_faces import render_face
+
+    Image.fromarray(render_face(4242, 32)[0]).save(faces / "face32.png")
+    world["face32"] = faces / "face32.png"
+    Image.fromarray(render_face(4242, 64)[0]).save(root / "face64.png")
+    world["face64"] = root / "face64.png"
+    Image.new("RGB", (32, 24)).save(root / "wide.png")
+    world["wide_image"] = root / "wide.png"
+    (root / "not_an_image.png").write_bytes(b"hello")
+    world["not_an_image"] = root / "not_an_image.png"
+    projection = root / "projection"
+    run_ok("project", "--model", "default", "--image", faces, "--out", projection, "--steps", 2, "--device", "cpu",
+           "--no-progress")  # fmt: skip
+    world["projection"] = projection
     (root / "not_a_pickle.pkl").write_bytes(b"hello")
     world["not_a_pickle"] = root / "not_a_pickle.pkl"
     return world

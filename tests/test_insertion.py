@@ -1,0 +1,64 @@
+"""Codebook insertion: the sequence reproduces its target better, while codebook perseverance holds
+a fixed set of other samples closer to their original images than tuning without it."""
+
+import numpy as np
+import pytest
+import torch
+
+from genomekit.data.synth_faces import render_face
+from genomekit.data.synth_faces.sampling import image_seed
+from genomekit.insertion import InsertionConfig, insert
+from genomekit.metrics.reconstruction import psnr
+from genomekit.projection import render_sequences
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from genomekit.training import load_generator
+
+    return load_generator("default")
+
+
+@pytest.fixture(scope="module")
+def targets():
+    faces = np.stack([render_face(image_seed(999, i), 32)[0] for i in range(2)])  # never seen in training
+    return torch.from_numpy(faces).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def _drift(G, tuned, others):
+    return (render_sequences(tuned, others) - render_sequences(G, others)).square().mean().sqrt().item()
+
+
+def test_insertion_reproduces_targets_and_perseverance_holds_the_rest(shipped, targets):
+    sequences = shipped.sample_codes(2, torch.Generator().manual_seed(1))
+    others = shipped.sample_codes(64, torch.Generator().manual_seed(2))  # a fixed set, not the ones tuned on
+    before = {k: v.clone() for k, v in shipped.state_dict().items()}
+    drift = {}
+    for weight in (1.0, 0.0):
+        config = InsertionConfig(steps=30, perseverance_weight=weight, perseverance_batch=8)
+        result = insert(shipped, sequences, targets, config, None, torch.Generator().manual_seed(0))
+        assert (psnr(result.after, targets) > psnr(result.before, targets) + 2).all()
+        assert torch.equal(result.before, render_sequences(shipped, sequences))
+        assert result.losses.shape == (30, 2)
+        drift[weight] = _drift(shipped, result.G, others)
+    # measured: 0.12 with perseverance, 0.19 without (pixel RMS on [-1, 1])
+    assert drift[1.0] < 0.75 * drift[0.0], drift
+    assert all(torch.equal(v, shipped.state_dict()[k]) for k, v in before.items()), "the input model changed"
+
+
+def test_insertion_is_fixed_by_the_seed(shipped, targets):
+    sequences = shipped.sample_codes(2, torch.Generator().manual_seed(1))
+    config = InsertionConfig(steps=3, perseverance_batch=4)
+    a = insert(shipped, sequences, targets, config, None, torch.Generator().manual_seed(7))
+    b = insert(shipped, sequences, targets, config, None, torch.Generator().manual_seed(7))
+    assert torch.equal(a.after, b.after)
+    assert all(torch.equal(x, y) for x, y in zip(a.G.state_dict().values(), b.G.state_dict().values(), strict=True))
+
+
+def test_insertion_needs_a_genome():
+    from genomekit.training import load_generator
+
+    mapping = load_generator("default-mapping")
+    with pytest.raises(ValueError, match="needs a Genome generator"):
+        insert(mapping, torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 3, 32, 32), InsertionConfig(steps=1),
+               None, torch.Generator())  # fmt: skip
