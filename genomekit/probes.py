@@ -42,8 +42,9 @@ from genomekit.fileio import atomic_path, atomic_write, write_json
 from genomekit.markdown import markdown_table
 from genomekit.metrics import disentanglement as dis
 from genomekit.metrics.classification import balanced_accuracy
-from genomekit.metrics.generate import sample_codes
+from genomekit.metrics.generate import module_device, sample_codes
 from genomekit.metrics.separability import linear_separability
+from genomekit.precision import PRECISIONS, autocast
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class ProbeConfig:
     dci_method: str = "linear"  # "linear" or "forest" importances
     generate_batch: int = 128  # images per generator forward; does not change the result
     seed: int = 0  # codes, split and probe initialisation
+    precision: str = "fp32"  # generation and labelling (genomekit.precision); the probes train in float32
 
     def __post_init__(self) -> None:
         if self.samples < 20:
@@ -102,6 +104,8 @@ class ProbeConfig:
             raise UserError(f"--dci-method must be 'linear' or 'forest', got {self.dci_method!r}")
         if self.seed < 0:
             raise UserError(f"--seed must be non-negative, got {self.seed}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @property
     def samples_needed(self) -> int:
@@ -151,6 +155,7 @@ def collect_probe_samples(
     batch_size: int = 128,
     columns: Sequence[int] | None = None,
     progress: Callable[[int], None] = lambda n: None,
+    precision: str = "fp32",
 ) -> ProbeSamples:
     """Sample ``num`` codes (the seed's stream), generate with constant noise and score with ``classifier``.
 
@@ -158,15 +163,20 @@ def collect_probe_samples(
         generator_model: a genomekit Generator (genome or mapping latent).
         classifier: a ClassifierSet (images in [-1, 1] -> probabilities (B, A)).
         columns: the attribute columns to keep (all when None).
+        precision: "fp32", or "bf16" / "fp16" to autocast synthesis and classifier (``genomekit.precision``);
+            ``w`` comes from the float32 mapping either way, and the probabilities are float32.
     """
     names = tuple(classifier.attribute_names)
     columns = list(range(len(names))) if columns is None else list(columns)
+    device = module_device(generator_model)
     ws, probabilities, sequences = [], [], []
     for codes in sample_codes(generator_model, num, seed, batch_size):
         latents = generator_model.mapping(codes)  # (B, num_ws, w_dim)
-        images = generator_model.synthesis(latents, noise_mode="const").clamp(-1, 1)  # (B, 3, R, R)
+        with autocast(precision, device):
+            images = generator_model.synthesis(latents, noise_mode="const").clamp(-1, 1)  # (B, 3, R, R)
+            scores = classifier(images)[:, columns].float()  # (B, A)
         ws.append(latents[:, 0].float().cpu())
-        probabilities.append(classifier(images)[:, columns].float().cpu())
+        probabilities.append(scores.cpu())
         if generator_model.latent_kind == "genome":
             sequences.append(codes.cpu())
         progress(len(codes))
@@ -486,6 +496,7 @@ def probe_models(
             batch_size=config.generate_batch,
             columns=columns,
             progress=callback,
+            precision=config.precision,
         )
         seconds[f"sampling {kind}"] = time.perf_counter() - start
         names = samples.attribute_names

@@ -56,6 +56,13 @@ def probe_command(
     seed: Seed = 0,
     device: Device = "auto",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="fp32 (exact), bf16 (autocast generation and labelling, CPU or CUDA; ~0.6% of labels flip) "
+            "or fp16 (CUDA); the probes themselves train in float32."
+        ),
+    ] = "fp32",
 ) -> None:
     """Predict each attribute's presence from the latent code of generated images, per model (Table 2).
 
@@ -69,6 +76,7 @@ def probe_command(
     """
     from classifiers import attribute_indices, load_classifier_set
     from genomekit.errors import UserError
+    from genomekit.precision import check_precision, configure_backends
     from genomekit.probes import ProbeConfig, probe_models, write_probe_report
     from genomekit.training import load_generator
 
@@ -91,10 +99,13 @@ def probe_command(
             dci_method=dci_method,
             generate_batch=batch,
             seed=seed,
+            precision=precision,
         )
     except ValueError as error:
         raise UserError(str(error)) from None
     device = resolve_device(device)
+    check_precision(precision, device)
+    configure_backends(device, exact=precision == "fp32")  # fp32's help promises exact float32
     models = {
         kind: load_generator(path, device=device) for kind, path in (("genome", genome), ("mapping", mapping)) if path
     }

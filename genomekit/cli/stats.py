@@ -106,7 +106,7 @@ def collect_stats_command(
     setup_logging()
     check_output_dir(out)
     from genomekit.distributed import any_rank, from_environment, join, leave, on_main
-    from genomekit.precision import check_precision
+    from genomekit.precision import check_precision, configure_backends
 
     dist_info = from_environment()  # torchrun's variables: the CLI reads them, the library takes them
     config = CollectConfig(
@@ -121,6 +121,7 @@ def collect_stats_command(
     )
     device = join(dist_info, resolve_device(device))  # cuda:LOCAL_RANK under torchrun
     check_precision(precision, device)
+    configure_backends(device, exact=precision == "fp32")  # fp32's help promises exact float32
     rank, world_size = dist_info.rank, dist_info.world_size
     stop = threading.Event()
     try:

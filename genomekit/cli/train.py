@@ -49,6 +49,7 @@ OPTION_FIELDS = {
     "fp16_res": ("generator.num_fp16_res", "discriminator.num_fp16_res"),
     "network_version": ("generator.network_version", "discriminator.network_version"),
     "seed": ("seed",),
+    "precision": ("precision",),
 }
 FIELD_FLAGS = {
     field.split(".")[-1]: "--" + option.replace("_", "-")
@@ -129,6 +130,20 @@ def train_command(
     keep_snapshots: Annotated[
         bool, typer.Option(help="Keep every snapshot's generator and D (float16) in --out/snapshots/.")
     ] = False,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="fp32, bf16 (autocast G and D, CPU or CUDA; losses, R1 and path length stay float32) or fp16 "
+            "(autocast with loss scaling, CUDA); fixed for a run."
+        ),
+    ] = "fp32",
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            help="On CUDA: exact float32 (no TF32) and fixed cuDNN algorithms (no autotuning), for runs that "
+            "repeat themselves; slower. No effect on the CPU."
+        ),
+    ] = False,
 ) -> None:
     """Train a StyleGAN2 generator whose latent is a Genome (or the mapping-network baseline).
 
@@ -137,11 +152,13 @@ def train_command(
     Example:
 
         genomekit train --data faces32.zip --out runs/genome --latent genome --kimg 200
+        genomekit train --data faces64.zip --out runs/genome64 --device cuda --precision bf16
 
     Multi-GPU / multi-process: torchrun --nproc-per-node 4 -m genomekit train --data ... --out ...
     """
     from genomekit.distributed import from_environment, join, leave
     from genomekit.networks import DiscriminatorConfig, GeneratorConfig
+    from genomekit.precision import check_precision, configure_backends
     from genomekit.training import (
         TrainConfig,
         TrainingInterrupted,
@@ -194,6 +211,7 @@ def train_command(
             style_mixing=style_mixing,
             augment=augment,
             seed=seed,
+            precision=precision,
         )
     except ValueError as error:
         raise UserError(_flag_message(error)) from None
@@ -201,8 +219,10 @@ def train_command(
         config = _resume_config(saved, config, given)
     if health_samples < 2:
         raise UserError(f"--health-samples must be at least 2, got {health_samples}")
+    check_precision(config.precision, device)  # fp16 needs CUDA, a resumed fp16 run too
     dist_info = from_environment()
     device = join(dist_info, device)  # cuda:LOCAL_RANK under torchrun
+    configure_backends(device, exact=deterministic)
     monitor = None
     if health and dist_info.is_main:
         from classifiers import load_classifier_set

@@ -8,6 +8,10 @@ identity and the number of real images, so a second run only generates.
 Extractors take uint8 images (B, 3, H, W); generated images are quantised to uint8 first, as the
 dataset's are, so both sides go through the same pre-processing.
 
+``precision`` ("fp32", "bf16", "fp16"; ``genomekit.precision``) autocasts the generator and the
+extractor, on both sides; features are float32 and the statistics float64 either way. Cached dataset
+statistics are kept per precision (fp32's under the key they always had).
+
 * ``inception``: the standard StyleGAN/TF Inception-v3 pool_3 features (2048): the FID of the papers.
 * ``classifier``: the penultimate features of an attribute classifier set: "FD_cls", a fast offline
   check of the same form. Its values are NOT comparable to FID.
@@ -28,9 +32,10 @@ from torch import Tensor, nn
 
 from genomekit.fileio import atomic_path, file_sha256
 from genomekit.metrics.frechet import FeatureStats, frechet_distance_from_stats
-from genomekit.metrics.generate import generate, sample_codes
+from genomekit.metrics.generate import generate, module_device, sample_codes
 from genomekit.metrics.inception import to_uint8
 from genomekit.metrics.kid import kernel_inception_distance
+from genomekit.precision import autocast
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +80,13 @@ class FIDResult:
     extractor: str  # the feature extractor's identity
     real_cached: bool  # the dataset's statistics came from the cache
     seconds: float
+    precision: str = "fp32"  # arithmetic of the generator and the extractor (genomekit.precision)
 
     def format(self) -> str:
         line = f"{self.metric} {self.distance:.4f}  ({self.num_fake} generated vs {self.num_real} real images"
-        line += f", features {self.extractor}{', dataset statistics cached' if self.real_cached else ''})"
+        line += f", features {self.extractor}"
+        line += f"{f', {self.precision}' if self.precision != 'fp32' else ''}"
+        line += f"{', dataset statistics cached' if self.real_cached else ''})"
         if self.kid is not None:
             name = "KID" if self.metric == "FID" else "KID_cls"
             line += f"\n{name} {self.kid:.6f}  (x10^3: {self.kid * 1e3:.3f})"
@@ -120,11 +128,17 @@ def _dataset_batches(dataset, num: int, batch_size: int) -> Iterator[Tensor]:
 
 
 def _accumulate(
-    batches: Iterator[Tensor], extractor: Callable[[Tensor], Tensor], keep: bool, progress: Callable[[int], None]
+    batches: Iterator[Tensor],
+    extractor: Callable[[Tensor], Tensor],
+    keep: bool,
+    progress: Callable[[int], None],
+    precision: str = "fp32",
 ) -> tuple[FeatureStats | None, list[Tensor]]:
     stats, kept = None, []
+    device = module_device(extractor) if isinstance(extractor, nn.Module) else torch.device("cpu")
     for images in batches:
-        features = extractor(images).cpu()  # (B, F)
+        with autocast(precision, device):
+            features = extractor(images).float().cpu()  # (B, F)
         batch_stats = FeatureStats.from_features(features)
         stats = batch_stats if stats is None else stats + batch_stats
         if keep:
@@ -152,6 +166,7 @@ def real_features(
     cache_dir: Path | None = None,
     keep_features: bool = False,
     progress: Callable[[int], None] = lambda n: None,
+    precision: str = "fp32",
 ) -> tuple[FeatureStats, Tensor | None, bool]:
     """Feature statistics of the first ``num`` dataset images (all when None), cached when possible.
 
@@ -163,12 +178,14 @@ def real_features(
     key = None
     if cache_dir is not None:
         key = f"{dataset_content_hash(dataset)[:24]}-{extractor.identity}-n{num}"
+        key += f"-{precision}" if precision != "fp32" else ""
         stats_file, features_file = Path(cache_dir) / f"{key}.npz", Path(cache_dir) / f"{key}-features.npy"
         if stats_file.is_file() and (not keep_features or features_file.is_file()):
             log.info("dataset statistics from the cache: %s", stats_file)
             features = torch.from_numpy(np.load(features_file)) if keep_features else None
             return FeatureStats.load(stats_file), features, True
-    stats, kept = _accumulate(_dataset_batches(dataset, num, batch_size), extractor, keep_features, progress)
+    batches = _dataset_batches(dataset, num, batch_size)
+    stats, kept = _accumulate(batches, extractor, keep_features, progress, precision)
     if stats is None:
         raise ValueError("the dataset has no images")
     features = torch.cat(kept) if keep_features else None
@@ -189,12 +206,14 @@ def generated_features(
     batch_size: int = 32,
     keep_features: bool = False,
     progress: Callable[[int], None] = lambda n: None,
+    precision: str = "fp32",
 ) -> tuple[FeatureStats, Tensor | None]:
     """Feature statistics of ``num`` generated images (the seed's code stream, constant noise)."""
     batches = (
-        to_uint8(generate(generator_model, codes)) for codes in sample_codes(generator_model, num, seed, batch_size)
+        to_uint8(generate(generator_model, codes, precision))
+        for codes in sample_codes(generator_model, num, seed, batch_size)
     )
-    stats, kept = _accumulate(batches, extractor, keep_features, progress)
+    stats, kept = _accumulate(batches, extractor, keep_features, progress, precision)
     if stats is None:
         raise ValueError("num must be at least 1")
     return stats, (torch.cat(kept) if keep_features else None)
@@ -214,12 +233,14 @@ def compute_fid(
     kid_subset_size: int = 1000,
     cache_dir: Path | None = None,
     progress: Callable[[int], None] = lambda n: None,
+    precision: str = "fp32",
 ) -> FIDResult:
     """Fréchet distance (and KID) between ``num`` generated images and the dataset's images.
 
     Steps: 1. dataset features (from the cache, or computed and cached); 2. generated features;
     3. Fréchet distance of the two Gaussians; 4. KID on the kept features when asked.
-    The metric is "FID" for the Inception extractor, else "FD_cls".
+    The metric is "FID" for the Inception extractor, else "FD_cls". ``precision`` autocasts the
+    generator and the extractor (``genomekit.precision``); fp16 needs CUDA (``check_precision``).
     """
     if num < 2:
         raise ValueError(f"num must be at least 2 for a covariance, got {num}")
@@ -232,9 +253,17 @@ def compute_fid(
         cache_dir=cache_dir,
         keep_features=kid,
         progress=progress,
+        precision=precision,
     )
     fake_stats, fake = generated_features(
-        generator_model, extractor, num=num, seed=seed, batch_size=batch_size, keep_features=kid, progress=progress
+        generator_model,
+        extractor,
+        num=num,
+        seed=seed,
+        batch_size=batch_size,
+        keep_features=kid,
+        progress=progress,
+        precision=precision,
     )
     distance = frechet_distance_from_stats(real_stats, fake_stats)
     kid_value = None
@@ -251,4 +280,5 @@ def compute_fid(
         extractor=extractor.identity,
         real_cached=cached,
         seconds=time.perf_counter() - start,
+        precision=precision,
     )

@@ -7,11 +7,13 @@ the batch size, and the first N codes of a longer run equal those of a shorter o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
 
+from genomekit.precision import autocast
 from genomekit.seeding import chunk_generator
 
 CHUNK_SIZE = 1024
@@ -33,6 +35,16 @@ def sample_codes(generator_model: nn.Module, num: int, seed: int, batch_size: in
 
 
 @torch.inference_mode()
-def generate(generator_model: nn.Module, codes: Tensor) -> Tensor:
-    """Images (B, 3, R, R) in about [-1, 1] for ``codes``, with constant noise (a function of the code)."""
-    return generator_model(codes, noise_mode="const")
+def generate(generator_model: nn.Module, codes: Tensor, precision: str = "fp32") -> Tensor:
+    """Images (B, 3, R, R) float32 in about [-1, 1] for ``codes``, with constant noise (a function of the code).
+
+    ``precision``: "fp32", or "bf16" / "fp16" to autocast the synthesis (``genomekit.precision``).
+    """
+    with autocast(precision, module_device(generator_model)):
+        return generator_model(codes, noise_mode="const").float()
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (or buffer); the CPU for a module with neither."""
+    first = next(itertools.chain(module.parameters(), module.buffers()), None)
+    return first.device if first is not None else torch.device("cpu")

@@ -1,8 +1,9 @@
 """Checkpoints: safetensors tensors with the run's config and progress as JSON in the file's metadata.
 
-A *training* checkpoint holds G, G_ema, D, both Adam states, the training RNG state and progress, so a
-resumed run ends bit-for-bit where an uninterrupted one would. An *inference* checkpoint (``export``)
-holds G_ema and D only, optionally in float16. Files are written atomically (temporary file, fsync, rename).
+A *training* checkpoint holds G, G_ema, D, both Adam states, the training RNG state, progress and (fp16
+runs) the loss scalers' state, so a resumed run ends bit-for-bit where an uninterrupted one would. An
+*inference* checkpoint (``export``) holds G_ema and D only, optionally in float16. Files are written
+atomically (temporary file, fsync, rename).
 
 ``load_checkpoint(path)`` reads either kind once into a :class:`Checkpoint`: its networks
 (``generator(device)``, ``discriminator(device)``, built on first use), ``identity`` and ``metadata``.
@@ -58,8 +59,12 @@ class TrainingState:
     step: int = 0  # optimisation steps done
     nimg: int = 0  # real images shown to the discriminator so far
     pl_mean: Tensor = field(default_factory=lambda: torch.zeros([]))  # running mean path length, 0-dim
-    metric_sums: dict[str, float] = field(default_factory=dict)  # per-step losses summed since the last snapshot
+    # per-step losses summed since the last snapshot: float64 tensors on the device while training (no
+    # host sync per step), floats when read from a checkpoint
+    metric_sums: dict[str, float | Tensor] = field(default_factory=dict)
     metric_count: int = 0  # steps in those sums
+    # precision fp16: the loss scaler of each optimiser, {"G": ..., "D": ...}; empty otherwise
+    scalers: dict[str, torch.amp.GradScaler] = field(default_factory=dict)
 
 
 def _prefixed(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -115,13 +120,15 @@ def save_training_checkpoint(path: str | Path, state: TrainingState) -> None:
                 "step": state.step,
                 "nimg": state.nimg,
                 "pl_mean": float(state.pl_mean),
-                "metric_sums": state.metric_sums,
+                "metric_sums": {k: float(v) for k, v in state.metric_sums.items()},
                 "metric_count": state.metric_count,
             }
         ),
         "optimizers": json.dumps({"G": groups_g, "D": groups_d}),
         "rng_device": str(state.rng.device),
     }
+    if state.scalers:  # scale and growth tracker, so a resumed fp16 run scales its losses exactly as before
+        metadata["scalers"] = json.dumps({name: scaler.state_dict() for name, scaler in state.scalers.items()})
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 
@@ -309,6 +316,10 @@ def load_training_state(path: str | Path, state: TrainingState) -> TrainingState
     # Checkpoints written before interrupts were saved between snapshots have no partial sums.
     state.metric_sums = dict(progress.get("metric_sums", {}))
     state.metric_count = int(progress.get("metric_count", 0))
+    saved_scalers = json.loads(metadata.get("scalers", "{}"))
+    for name, scaler in state.scalers.items():
+        if name in saved_scalers:
+            scaler.load_state_dict(saved_scalers[name])
     return state
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from genomekit.errors import UserError
 from genomekit.networks import DiscriminatorConfig, GeneratorConfig
+from genomekit.precision import PRECISIONS
 from genomekit.training.augment import parse_policy
 
 # The fields whose name can start a ValueError message of TrainConfig or of the configs it holds
@@ -37,6 +38,7 @@ CONFIG_ERROR_FIELDS = frozenset(
         "seed",
         "grid_seed",
         "grid_size",
+        "precision",
         # GeneratorConfig and GenomeConfig
         "latent",
         "num_genes",
@@ -88,6 +90,7 @@ class TrainConfig:
     seed: int = 0  # fixes initial weights, data order, codes, noise and augmentation
     grid_seed: int = 12345  # fixes the codes of the snapshot sample grids
     grid_size: int = 8  # snapshot grids show grid_size x grid_size samples
+    precision: str = "fp32"  # G/D passes: fp32, bf16 (autocast) or fp16 (autocast + loss scaling, CUDA)
 
     def __post_init__(self) -> None:
         # Every message starts with the offending field's name (nested generator/discriminator fields by
@@ -122,6 +125,8 @@ class TrainConfig:
             if ours != theirs:
                 raise ValueError(f"{name} of the discriminator ({theirs}) differs from the generator's ({ours})")
         parse_policy(self.augment)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @property
     def resolved_r1_gamma(self) -> float:
@@ -152,8 +157,8 @@ class TrainConfig:
 # the run's course as it was (where the images are, when to stop, how often to snapshot), so a resumed
 # run still ends bit-for-bit where an uninterrupted one would. The others fix the networks' shapes
 # (generator.*, discriminator.*), the data order and the codes (seed, batch_size), or the optimisation
-# (learning rates, regularisation, augmentation, EMA): changing them would make the result depend on
-# when the run was interrupted. Device and data-loading workers are arguments of ``train``, not config,
+# (learning rates, regularisation, augmentation, EMA, precision): changing them would make the result
+# depend on when the run was interrupted. Device and data-loading workers are arguments of ``train``, not config,
 # and may change freely.
 RESUMABLE_FIELDS = frozenset({"data", "total_kimg", "snapshot_kimg"})
 

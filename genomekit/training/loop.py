@@ -10,6 +10,13 @@ One iteration, for a (per-process) batch of B real images:
 All randomness comes from one ``torch.Generator`` saved in checkpoints, and the data order is a pure
 function of (seed, step), so a resumed run reproduces an uninterrupted one exactly.
 
+Precision (``config.precision``, see ``genomekit.precision``): ``bf16`` and ``fp16`` autocast the
+synthesis and discriminator passes; the latents, the losses (on float32 logits), R1 and path length
+stay float32. ``fp16`` adds a ``torch.amp.GradScaler`` per optimiser: the loss is scaled before the
+backward pass, and a step whose gradients hold an inf or NaN is skipped and the scale lowered. The
+step's losses stay tensors on the device and become numbers only when logged, so a CUDA step does not
+wait for the device (except for the NaN checks).
+
 Multi-process (torchrun): each rank trains on its own slice of every global batch and of the step's
 latent codes (drawn for the whole batch from (seed, step)), with its own noise/augmentation generator
 (seed + rank); gradients are averaged with all-reduce before each optimiser step. The data order is in
@@ -37,6 +44,7 @@ from genomekit.fileio import atomic_path, write_json
 from genomekit.images import save_grid
 from genomekit.inference import render
 from genomekit.networks import Discriminator, Generator
+from genomekit.precision import autocast, check_precision
 from genomekit.training.augment import augment, parse_policy
 from genomekit.training.checkpoint import (
     TrainingState,
@@ -78,7 +86,12 @@ def build_state(config: TrainConfig, device: torch.device, dist_info: Distribute
     opt_G = torch.optim.Adam(G.parameters(), lr=config.g_lr, betas=betas, eps=1e-8, fused=fused)
     opt_D = torch.optim.Adam(D.parameters(), lr=config.d_lr, betas=betas, eps=1e-8, fused=fused)
     rng = torch.Generator(device=device).manual_seed(config.seed * 1000 + dist_info.rank)
-    return TrainingState(config=config.to_dict(), G=G, G_ema=G_ema, D=D, opt_G=opt_G, opt_D=opt_D, rng=rng)
+    scalers = {}
+    if config.precision == "fp16":  # float16 gradients underflow without loss scaling; bfloat16's range needs none
+        scalers = {name: torch.amp.GradScaler(device.type) for name in ("G", "D")}
+    return TrainingState(
+        config=config.to_dict(), G=G, G_ema=G_ema, D=D, opt_G=opt_G, opt_D=opt_D, rng=rng, scalers=scalers
+    )
 
 
 # -- losses --------------------------------------------------------------------------------------
@@ -143,7 +156,7 @@ def _finite(name: str, value: Tensor, step: int, dist_info: Distributed | None =
         bad = any_rank(bad, dist_info, value.device)
         where = " on at least one of the processes"
     else:
-        where = f" ({value.item()})"
+        where = f" ({value.item()})" if bad else ""  # read only when it is reported
     if bad:
         raise TrainingDiverged(
             f"{name} became NaN or infinite at step {step}{where}; training stopped and the last good "
@@ -176,59 +189,99 @@ def path_length_penalty(
     return (lengths - mean).square().mean(), mean.detach()
 
 
+def _backward_and_step(
+    loss: Tensor,
+    module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    world_size: int,
+) -> None:
+    """Gradients of ``loss``, averaged over the processes, and one optimiser step (through ``scaler``, if any).
+
+    With a scaler the averaged gradients are the scaled ones: averaging commutes with the scale, and an
+    inf on one rank reaches every rank through the all-reduce, so all of them skip the same steps.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        _average_gradients(module, world_size)
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    _average_gradients(module, world_size)
+    scaler.step(optimizer)  # skipped when a gradient is inf or NaN (the fused Adam checks on the device)
+    scaler.update()
+
+
 def train_step(
     state: TrainingState, config: TrainConfig, reals_uint8: Tensor, dist_info: Distributed
-) -> dict[str, float]:
-    """One G step, one D step and the EMA update; returns the losses of this step."""
+) -> dict[str, Tensor]:
+    """One G step, one D step and the EMA update; returns the losses of this step.
+
+    The losses are detached 0-dim tensors on the training device (float32), so that the step never waits
+    for the device to report a number; ``float()`` them when they are shown.
+    """
     G, D, G_ema, rng = state.G, state.D, state.G_ema, state.rng
     policy = parse_policy(config.augment)
     device = next(G.parameters()).device
+    precision = config.precision
     reals = (reals_uint8.to(device, torch.float32) / 127.5 - 1).contiguous(memory_format=torch.channels_last)
     batch = reals.shape[0]
-    stats: dict[str, float] = {}
+    stats: dict[str, Tensor] = {}
 
     # 1. Generator: non-saturating loss, lazy path-length regularisation. The codes of the global
     #    batch come from (seed, step), this rank keeps its rows; noise and augmentation use its own rng.
+    #    The latents are float32; synthesis and D run under the precision's autocast.
     D.requires_grad_(False)
     codes_rng = latent_generator(config.seed, state.step, rng.device)
     rows = slice(dist_info.rank * batch, (dist_info.rank + 1) * batch)
     ws = _mixed_ws(G, batch * dist_info.world_size, config.style_mixing, codes_rng, update_emas=True, rows=rows)
-    fakes = G.synthesis(ws, noise_mode="random", generator=rng)
-    loss_G = F.softplus(-D(augment(fakes, policy, rng))).mean()
+    with autocast(precision, device):
+        fakes = G.synthesis(ws, noise_mode="random", generator=rng)
+        logits_gen = D(augment(fakes, policy, rng))
+    loss_G = F.softplus(-logits_gen.float()).mean()
     _finite("generator loss", loss_G, state.step, dist_info)
-    stats["loss_G"] = loss_G.item()
+    stats["loss_G"] = loss_G.detach()
     total_G = loss_G
     if config.pl_weight > 0 and state.step % config.pl_interval == 0:
+        # Path length in float32, outside autocast: it differentiates the images with respect to ws and
+        # then differentiates the length of that gradient again (double backward). The gradient is small
+        # (the images are projected on noise scaled by 1/resolution) and is squared, which float16
+        # underflows and bfloat16 (3 digits) makes noisy; the running mean it is compared with needs more
+        # digits than bfloat16 has. It runs every pl_interval steps on half the batch: float32 costs little.
         penalty, state.pl_mean = path_length_penalty(G, max(1, batch // 2), config, rng, state.pl_mean)
-        stats["pl_penalty"] = penalty.item()
+        stats["pl_penalty"] = penalty.detach()
         total_G = total_G + penalty * config.pl_weight * config.pl_interval
-    state.opt_G.zero_grad(set_to_none=True)
-    total_G.backward()
-    _average_gradients(G, dist_info.world_size)
-    state.opt_G.step()
+    _backward_and_step(total_G, G, state.opt_G, state.scalers.get("G"), dist_info.world_size)
     D.requires_grad_(True)
 
     # 2. Discriminator: logistic loss on reused fakes and reals, lazy R1 on the reals.
     do_r1 = state.step % config.r1_interval == 0
     reals_in = reals.detach().requires_grad_(do_r1)
-    logits_real = D(augment(reals_in, policy, rng))
-    logits_fake = D(augment(fakes.detach(), policy, rng))
+    reals_aug = augment(reals_in, policy, rng)
+    with autocast(precision, device):
+        # Under autocast R1 takes its own float32 pass (below), so this one needs no pixel gradients.
+        logits_real = D(reals_aug if precision == "fp32" else reals_aug.detach())
+        logits_fake = D(augment(fakes.detach(), policy, rng))
+    logits_real, logits_fake = logits_real.float(), logits_fake.float()
     loss_D = F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
     _finite("discriminator loss", loss_D, state.step, dist_info)
-    stats["loss_D"] = loss_D.item()
-    stats["score_real"] = logits_real.mean().item()
-    stats["score_fake"] = logits_fake.mean().item()
+    stats["loss_D"] = loss_D.detach()
+    stats["score_real"] = logits_real.detach().mean()
+    stats["score_fake"] = logits_fake.detach().mean()
     total_D = loss_D
     if do_r1:
-        (r1_grads,) = torch.autograd.grad(logits_real.sum(), reals_in, create_graph=True)
+        # R1 in float32, outside autocast: the gradient of D's logits with respect to the pixels is
+        # differentiated again (double backward). Those pixel gradients are small and are squared, so in
+        # float16 they underflow and in bfloat16 the penalty is noisy. In fp32 the loss pass above serves;
+        # otherwise D runs once more on the same augmented reals, every r1_interval steps only.
+        logits_r1 = logits_real if precision == "fp32" else D(reals_aug)
+        (r1_grads,) = torch.autograd.grad(logits_r1.sum(), reals_in, create_graph=True)
         r1 = r1_grads.square().sum(dim=(1, 2, 3)).mean()
         _finite("R1 penalty", r1, state.step, dist_info)
-        stats["r1_penalty"] = r1.item()
+        stats["r1_penalty"] = r1.detach()
         total_D = total_D + r1 * (config.resolved_r1_gamma / 2) * config.r1_interval
-    state.opt_D.zero_grad(set_to_none=True)
-    total_D.backward()
-    _average_gradients(D, dist_info.world_size)
-    state.opt_D.step()
+    _backward_and_step(total_D, D, state.opt_D, state.scalers.get("D"), dist_info.world_size)
 
     # 3. EMA of the generator weights with ramp-up.
     state.nimg += batch * dist_info.world_size
@@ -364,6 +417,7 @@ def train(
             logger.info("resuming with %s", ", ".join(changes))
     elif ckpt_path.exists():
         raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+    check_precision(config.precision, device)  # fp16 needs CUDA (a resumed fp16 run too)
 
     # 1. Data and networks.
     dataset = open_dataset(config.data, resolution=config.generator.resolution)
@@ -413,7 +467,7 @@ def train(
     start_time = last_log = time.perf_counter()
     start_nimg = state.nimg
     steps_this_call = 0
-    guard = _StepGuard(state)
+    guard, scaler_guard = _StepGuard(state), _ScalerGuard(state)
     in_step = requested = killed = False
     try:
         while state.nimg < total_nimg and (max_steps is None or steps_this_call < max_steps):
@@ -421,12 +475,13 @@ def train(
             if requested:
                 break
             guard.save()
+            scaler_guard.save()
             in_step = True
             step_stats = train_step(state, config, next(batches), dist_info)
             steps_this_call += 1
             state.metric_count += 1
-            for k, v in step_stats.items():
-                state.metric_sums[k] = state.metric_sums.get(k, 0.0) + v
+            for k, v in step_stats.items():  # float64 sums on the device, as Python's floats summed them
+                state.metric_sums[k] = state.metric_sums.get(k, 0.0) + v.double()
             now = time.perf_counter()
             done = state.nimg >= total_nimg
             if dist_info.is_main and (now - last_log >= log_interval_s or done):
@@ -437,8 +492,8 @@ def train(
                     config.total_kimg,
                     rate,
                     1000 / max(rate, 1e-9),
-                    step_stats["loss_G"],
-                    step_stats["loss_D"],
+                    float(step_stats["loss_G"]),  # the only host syncs of a logged step
+                    float(step_stats["loss_D"]),
                     _format_eta((total_nimg - state.nimg) / max(rate, 1e-9)),
                 )
                 last_log = now
@@ -449,7 +504,7 @@ def train(
                     "kimg": state.nimg / 1000,
                     "nimg": state.nimg,
                     "step": state.step,
-                    **{k: v / state.metric_count for k, v in state.metric_sums.items()},
+                    **{k: float(v) / state.metric_count for k, v in state.metric_sums.items()},
                     "img_per_s": (state.nimg - start_nimg) / max(elapsed, 1e-9),
                     "sec_per_kimg": elapsed * 1000 / max(state.nimg - start_nimg, 1),
                     "time": time.time(),
@@ -474,6 +529,7 @@ def train(
     except KeyboardInterrupt:
         if in_step:
             guard.restore()
+            scaler_guard.restore()
         killed = True
     if requested or killed:
         _save_interrupted(ckpt_path, state, dist_info, synchronise=requested)
@@ -482,6 +538,34 @@ def train(
     if dist_info.multi:  # every rank returns once the final checkpoint exists
         dist.barrier()
     return ckpt_path
+
+
+class _ScalerGuard:
+    """The fp16 loss scalers' scale and growth tracker at the start of a step, for ``_StepGuard``'s rollback.
+
+    Copied on the device (``clone``, no host sync), from GradScaler's own tensors: its ``state_dict``
+    would read them to the host every step. Nothing to do without scalers (fp32, bf16).
+    """
+
+    def __init__(self, state: TrainingState) -> None:
+        self.state = state
+        self._saved: dict[str, tuple[Tensor, Tensor] | None] = {}
+
+    def save(self) -> None:
+        self._saved = {
+            name: None if scaler._scale is None else (scaler._scale.clone(), scaler._growth_tracker.clone())
+            for name, scaler in self.state.scalers.items()
+        }
+
+    def restore(self) -> None:
+        for name, saved in self._saved.items():
+            scaler = self.state.scalers[name]
+            if saved is None:  # not used yet when the step began: as new
+                scaler._scale = scaler._growth_tracker = None
+            else:
+                scaler._scale.copy_(saved[0])
+                scaler._growth_tracker.copy_(saved[1])
+            scaler._per_optimizer_states.clear()  # a step cut between scaler.step and scaler.update
 
 
 def _stop_requested(stop: threading.Event | None, dist_info: Distributed, device: torch.device) -> bool:

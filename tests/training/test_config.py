@@ -49,6 +49,7 @@ BAD = [
     ("seed", lambda: train(seed=-1)),
     ("grid_seed", lambda: train(grid_seed=-3)),
     ("grid_size", lambda: train(grid_size=0)),
+    ("precision", lambda: train(precision="fp8")),
     ("latent", lambda: generator(latent="gaussian")),
     ("num_genes", lambda: generator(num_genes=0)),
     ("num_variants", lambda: generator(num_variants=70_000)),
