@@ -88,6 +88,16 @@ def collect_stats_command(
             "fixed for a stats directory."
         ),
     ] = "fp32",
+    compile_networks: Annotated[
+        bool,
+        typer.Option(
+            "--compile",
+            help="torch.compile the generator, classifier set and discriminator forward passes (the same "
+            "statistics); the first batches are slow while it compiles, and each new batch size compiles "
+            "again, so give an explicit --batch (--batch auto compiles once per trial size). Falls back to "
+            "eager with a warning where it cannot run.",
+        ),
+    ] = False,
 ) -> None:
     """Sample gene sequences, generate, score with the classifier set and the discriminator, and
     stream the rows into Parquet shards while accumulating p(attribute | gene = variant) sums.
@@ -101,6 +111,7 @@ def collect_stats_command(
 
         genomekit collect-stats --model default --classifiers default --samples 500000 --batch 256 --out stats/ --seed 0
     """
+    from genomekit.compile import compile_module
     from genomekit.stats.collect import CollectConfig, collect_stats, finalize_stats
 
     setup_logging()
@@ -126,6 +137,9 @@ def collect_stats_command(
     stop = threading.Event()
     try:
         generator, classifier_set, discriminator, identity = _load_inputs(model, classifiers, device)
+        generator, classifier_set, discriminator = (
+            compile_module(network, compile_networks) for network in (generator, classifier_set, discriminator)
+        )
         with stop_on_ctrl_c(stop, once=dist_info.multi):
             result = collect_stats(
                 config,

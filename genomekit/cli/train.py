@@ -109,7 +109,13 @@ def train_command(
     ] = 2,
     seed: Seed = 0,
     device: Device = "auto",
-    workers: Annotated[int, typer.Option(help="Data-loading worker processes.")] = 0,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Data-loading worker processes (default: auto, min(4, CPUs - 1) on CUDA and 0 on the CPU, "
+            "where the training step uses every core)."
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -144,6 +150,14 @@ def train_command(
             "repeat themselves; slower. No effect on the CPU."
         ),
     ] = False,
+    compile_networks: Annotated[
+        bool,
+        typer.Option(
+            "--compile",
+            help="torch.compile G's synthesis and D's forward passes (R1 and path length stay eager); the first "
+            "steps are slow while it compiles; falls back to eager with a warning where it cannot run.",
+        ),
+    ] = False,
 ) -> None:
     """Train a StyleGAN2 generator whose latent is a Genome (or the mapping-network baseline).
 
@@ -152,7 +166,7 @@ def train_command(
     Example:
 
         genomekit train --data faces32.zip --out runs/genome --latent genome --kimg 200
-        genomekit train --data faces64.zip --out runs/genome64 --device cuda --precision bf16
+        genomekit train --data faces64.zip --out runs/genome64 --device cuda --precision bf16 --compile
 
     Multi-GPU / multi-process: torchrun --nproc-per-node 4 -m genomekit train --data ... --out ...
     """
@@ -169,7 +183,7 @@ def train_command(
 
     setup_logging()
     check_output_dir(out)
-    if workers < 0:
+    if workers is not None and workers < 0:
         raise UserError(f"--workers must be at least 0, got {workers}")
     device = resolve_device(device)
     given = given_options(ctx)
@@ -240,6 +254,7 @@ def train_command(
                 device=device,
                 dist_info=dist_info,
                 workers=workers,
+                compile_networks=compile_networks,
                 stop=stop,
                 health=monitor,
                 keep_snapshots=keep_snapshots,

@@ -199,6 +199,22 @@ class EqualizedLinear(nn.Module):
         return lrelu(x) if self.activation else x
 
 
+def style_affine(affine: EqualizedLinear, w: Tensor) -> Tensor:
+    """A layer's styles ``affine(w)``, in float32 also under autocast.
+
+    The styles scale the features and enter the demodulation squared; NVlabs' float16 blocks keep them
+    in float32 too. Autocast would round them to bfloat16 (3 digits) or float16 before either use.
+
+    Args:
+        affine: the layer's style affine (w_dim -> I).
+        w: (B, w_dim) latent.
+    Returns:
+        (B, I) float32.
+    """
+    with torch.autocast(device_type=w.device.type, enabled=False):
+        return affine(w.float())
+
+
 class EqualizedConv2d(nn.Module):
     """Convolution with equalised learning rate, optional 2x down-sampling, bias, activation and clamping.
 
@@ -268,7 +284,7 @@ def modulated_conv2d(
     Args:
         x: (B, I, H, W) input features.
         weight: (O, I, k, k) kernel, already multiplied by its equalised-lr gain.
-        styles: (B, I) per-sample input-channel scales (float32).
+        styles: (B, I) per-sample input-channel scales (float32: ``style_affine``).
         demodulate: divide each output channel by the norm of its modulated kernel.
         up: 2 for the version-2 up-sampling convolution (transposed conv + FIR, ``resample_filter``).
     Returns:
@@ -286,8 +302,24 @@ def modulated_conv2d(
     else:
         x = F.conv2d(x, weight.to(x.dtype), padding=padding)
     if demodulate:
-        # |w'_o|^2 = sum_i,k (w_oik * s_i)^2 = sum_i s_i^2 * sum_k w_oik^2
-        weight_sq = weight.float().square().sum(dim=(2, 3))  # (O, I)
-        dcoefs = (styles.float().square() @ weight_sq.T + 1e-8).rsqrt()  # (B, O)
+        dcoefs = demodulation_coefficients(weight, styles)  # (B, O) float32
         x = x * dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
     return x
+
+
+def demodulation_coefficients(weight: Tensor, styles: Tensor) -> Tensor:
+    """``1 / |modulated kernel|`` per sample and output channel, in float32 also under autocast.
+
+    ``|w'_o|^2 = sum_i,k (w_oik * s_i)^2 = sum_i s_i^2 * sum_k w_oik^2``. Autocast would run the product
+    in bfloat16 or float16: the sum of ``I`` squares rounded to 3 digits (bfloat16) or past float16's
+    range for large styles, an error that every output channel's scale would carry.
+
+    Args:
+        weight: (O, I, k, k) kernel.
+        styles: (B, I) per-sample input-channel scales.
+    Returns:
+        (B, O) float32.
+    """
+    with torch.autocast(device_type=styles.device.type, enabled=False):
+        weight_sq = weight.float().square().sum(dim=(2, 3))  # (O, I)
+        return (styles.float().square() @ weight_sq.T + 1e-8).rsqrt()  # (B, O)

@@ -8,7 +8,10 @@ images; version 1 is genomekit 0.1's resampling (see ``genomekit.networks.layers
 
 Mixed precision as NVlabs: the blocks of the ``num_fp16_res`` highest resolutions (never below 8 px)
 run in float16 when the input is on CUDA, float32 elsewhere or with ``force_fp32``; ``conv_clamp`` clamps
-every convolution's output (256 in NVlabs' configs) so float16 cannot overflow.
+every convolution's output (256 in NVlabs' configs) so float16 cannot overflow. Under autocast
+(``--precision bf16`` or ``fp16``) the convolutions run in the autocast dtype while the styles and the
+demodulation coefficients stay float32 (``style_affine``, ``demodulation_coefficients``), as in NVlabs'
+float16 blocks.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from genomekit.networks.layers import (
     fir_filter,
     legacy_upsample2x,
     modulated_conv2d,
+    style_affine,
     upsample2d,
 )
 
@@ -100,7 +104,7 @@ class SynthesisLayer(nn.Module):
         Returns:
             (B, O, R, R) in x's dtype.
         """
-        styles = self.affine(w)  # (B, I)
+        styles = style_affine(self.affine, w)  # (B, I) float32, also under autocast
         weight = self.weight * self.weight_gain
         if self.up and self.network_version == 1:
             x = legacy_upsample2x(x)
@@ -129,7 +133,7 @@ class ToRGB(nn.Module):
         self.conv_clamp = conv_clamp
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        styles = self.affine(w) * self.weight_gain  # (B, I)
+        styles = style_affine(self.affine, w) * self.weight_gain  # (B, I) float32, also under autocast
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0)
         return bias_act(x, self.bias, activation=False, clamp=self.conv_clamp)
 

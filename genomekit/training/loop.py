@@ -17,6 +17,12 @@ backward pass, and a step whose gradients hold an inf or NaN is skipped and the 
 step's losses stay tensors on the device and become numbers only when logged, so a CUDA step does not
 wait for the device (except for the NaN checks).
 
+Compiling (``train(compile_networks=True)``, ``--compile``; see ``genomekit.compile``): G's synthesis and
+D's forward passes run through ``torch.compile``, with the synthesis noise drawn up front
+(``draw_noise``, the same numbers as drawing it inside). The passes that are differentiated twice, R1
+and path length, always run on the eager modules. The compiled wrappers share the modules' parameters,
+so checkpoints, the EMA and the optimisers are unaffected.
+
 Multi-process (torchrun): each rank trains on its own slice of every global batch and of the step's
 latent codes (drawn for the whole batch from (seed, step)), with its own noise/augmentation generator
 (seed + rank); gradients are averaged with all-reduce before each optimiser step. The data order is in
@@ -37,6 +43,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
+from genomekit.compile import CompiledModule, compile_module
 from genomekit.data import open_dataset
 from genomekit.distributed import Distributed, any_rank, broadcast_module
 from genomekit.errors import UserError
@@ -55,7 +62,13 @@ from genomekit.training.checkpoint import (
     save_training_checkpoint,
 )
 from genomekit.training.config import RESUMABLE_FIELDS, TrainConfig
-from genomekit.training.data import _check_dataset, batch_indices, dataset_resolution, real_batches  # noqa: F401
+from genomekit.training.data import (  # noqa: F401
+    _check_dataset,
+    batch_indices,
+    dataset_resolution,
+    real_batches,
+    to_device,
+)
 from genomekit.training.health import HealthMonitor
 from genomekit.training.interrupts import TrainingInterrupted, _StepGuard
 
@@ -213,32 +226,51 @@ def _backward_and_step(
     scaler.update()
 
 
+Forwards = tuple[torch.nn.Module | CompiledModule, torch.nn.Module | CompiledModule]  # (G.synthesis, D) to call
+
+
 def train_step(
-    state: TrainingState, config: TrainConfig, reals_uint8: Tensor, dist_info: Distributed
+    state: TrainingState,
+    config: TrainConfig,
+    reals_uint8: Tensor,
+    dist_info: Distributed,
+    compiled: Forwards | None = None,
 ) -> dict[str, Tensor]:
     """One G step, one D step and the EMA update; returns the losses of this step.
 
     The losses are detached 0-dim tensors on the training device (float32), so that the step never waits
     for the device to report a number; ``float()`` them when they are shown.
+
+    Args:
+        reals_uint8: (B/world, C, H, W) uint8 real images of this rank, on any device (pinned host
+            memory from ``real_batches`` on CUDA, copied without blocking).
+        compiled: what to call for ``state.G.synthesis`` and ``state.D`` in the passes that are
+            differentiated once (``compile_module``'s wrappers, or the modules themselves); None = the
+            modules. R1 and path length always call the eager modules.
     """
     G, D, G_ema, rng = state.G, state.D, state.G_ema, state.rng
+    synthesis, D_forward = compiled if compiled is not None else (G.synthesis, D)
     policy = parse_policy(config.augment)
     device = next(G.parameters()).device
     precision = config.precision
-    reals = (reals_uint8.to(device, torch.float32) / 127.5 - 1).contiguous(memory_format=torch.channels_last)
+    reals = to_device(reals_uint8, device).to(torch.float32) / 127.5 - 1  # moved as uint8: a quarter of the bytes
+    reals = reals.contiguous(memory_format=torch.channels_last)  # (B, C, H, W)
     batch = reals.shape[0]
     stats: dict[str, Tensor] = {}
 
     # 1. Generator: non-saturating loss, lazy path-length regularisation. The codes of the global
     #    batch come from (seed, step), this rank keeps its rows; noise and augmentation use its own rng.
-    #    The latents are float32; synthesis and D run under the precision's autocast.
+    #    The latents are float32; synthesis and D run under the precision's autocast. The noise maps are
+    #    drawn before the synthesis pass (the numbers it would draw itself), so that a compiled pass
+    #    takes them as inputs.
     D.requires_grad_(False)
     codes_rng = latent_generator(config.seed, state.step, rng.device)
     rows = slice(dist_info.rank * batch, (dist_info.rank + 1) * batch)
     ws = _mixed_ws(G, batch * dist_info.world_size, config.style_mixing, codes_rng, update_emas=True, rows=rows)
+    noise = G.synthesis.draw_noise(ws.shape[0], rng, device)  # (B, 1, R, R) per convolution
     with autocast(precision, device):
-        fakes = G.synthesis(ws, noise_mode="random", generator=rng)
-        logits_gen = D(augment(fakes, policy, rng))
+        fakes = synthesis(ws, noise_mode="random", noise=noise)
+        logits_gen = D_forward(augment(fakes, policy, rng))
     loss_G = F.softplus(-logits_gen.float()).mean()
     _finite("generator loss", loss_G, state.step, dist_info)
     stats["loss_G"] = loss_G.detach()
@@ -249,6 +281,7 @@ def train_step(
         # (the images are projected on noise scaled by 1/resolution) and is squared, which float16
         # underflows and bfloat16 (3 digits) makes noisy; the running mean it is compared with needs more
         # digits than bfloat16 has. It runs every pl_interval steps on half the batch: float32 costs little.
+        # Eager G: a compiled backward cannot be differentiated again.
         penalty, state.pl_mean = path_length_penalty(G, max(1, batch // 2), config, rng, state.pl_mean)
         stats["pl_penalty"] = penalty.detach()
         total_G = total_G + penalty * config.pl_weight * config.pl_interval
@@ -259,10 +292,13 @@ def train_step(
     do_r1 = state.step % config.r1_interval == 0
     reals_in = reals.detach().requires_grad_(do_r1)
     reals_aug = augment(reals_in, policy, rng)
+    # In fp32 an R1 step's real pass is R1's pass too (its pixel gradients are differentiated again), so it
+    # runs on the eager D; under autocast R1 takes its own float32 pass (below) and this one needs no
+    # pixel gradients.
+    real_forward = D if do_r1 and precision == "fp32" else D_forward
     with autocast(precision, device):
-        # Under autocast R1 takes its own float32 pass (below), so this one needs no pixel gradients.
-        logits_real = D(reals_aug if precision == "fp32" else reals_aug.detach())
-        logits_fake = D(augment(fakes.detach(), policy, rng))
+        logits_real = real_forward(reals_aug if precision == "fp32" else reals_aug.detach())
+        logits_fake = D_forward(augment(fakes.detach(), policy, rng))
     logits_real, logits_fake = logits_real.float(), logits_fake.float()
     loss_D = F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
     _finite("discriminator loss", loss_D, state.step, dist_info)
@@ -274,7 +310,8 @@ def train_step(
         # R1 in float32, outside autocast: the gradient of D's logits with respect to the pixels is
         # differentiated again (double backward). Those pixel gradients are small and are squared, so in
         # float16 they underflow and in bfloat16 the penalty is noisy. In fp32 the loss pass above serves;
-        # otherwise D runs once more on the same augmented reals, every r1_interval steps only.
+        # otherwise D runs once more on the same augmented reals, every r1_interval steps only. Eager D
+        # either way: a compiled backward cannot be differentiated again.
         logits_r1 = logits_real if precision == "fp32" else D(reals_aug)
         (r1_grads,) = torch.autograd.grad(logits_r1.sum(), reals_in, create_graph=True)
         r1 = r1_grads.square().sum(dim=(1, 2, 3)).mean()
@@ -361,7 +398,8 @@ def train(
     resume: bool = False,
     device: str | torch.device = "cpu",
     dist_info: Distributed | None = None,
-    workers: int = 0,
+    workers: int | None = None,
+    compile_networks: bool = False,
     log_interval_s: float = 10.0,
     max_steps: int | None = None,
     init_from: str | Path | None = None,
@@ -385,7 +423,12 @@ def train(
         resume: continue from ``out/checkpoint.safetensors``.
         device: torch device.
         dist_info: rank and world size when launched by torchrun (process group already initialised).
-        workers: DataLoader worker processes for decoding images.
+        workers: DataLoader worker processes for decoding images; None = ``auto_workers(device)``
+            (``min(4, CPUs - 1)`` on CUDA, 0 on the CPU). The batches do not depend on it.
+        compile_networks: run G's synthesis and D's forward passes through ``torch.compile``
+            (``genomekit.compile``; R1 and path length stay eager). The first steps are slow while it
+            compiles; where it cannot run, a warning and eager passes. Not part of the run's config: a
+            run may be resumed with or without it.
         log_interval_s: seconds between progress lines.
         max_steps: stop after this many steps in this call (tests; the schedule still follows the config).
         init_from: a checkpoint whose G_ema and D start a new run (a fine-tune); ignored on resume.
@@ -432,6 +475,7 @@ def train(
         load_training_state(ckpt_path, state)
         if dist_info.world_size > 1:  # rank-specific generators were saved by rank 0 only
             state.rng.manual_seed(config.seed * 1000 + dist_info.rank + state.step * 7919)
+    compiled = (compile_module(state.G.synthesis, compile_networks), compile_module(state.D, compile_networks))
     metrics_path = out / "metrics.jsonl"
     codes = grid_codes(state.G_ema, config)
     if dist_info.is_main:
@@ -462,7 +506,7 @@ def train(
     #    that the state may be half-way through one, so an interrupt must roll it back first.
     total_nimg = int(config.total_kimg * 1000)
     snapshot_nimg = max(1, int(config.snapshot_kimg * 1000))
-    batches = real_batches(dataset, config, state.step, dist_info, workers)
+    batches = real_batches(dataset, config, state.step, dist_info, workers, device)
     next_snapshot = (state.nimg // snapshot_nimg + 1) * snapshot_nimg
     start_time = last_log = time.perf_counter()
     start_nimg = state.nimg
@@ -477,7 +521,7 @@ def train(
             guard.save()
             scaler_guard.save()
             in_step = True
-            step_stats = train_step(state, config, next(batches), dist_info)
+            step_stats = train_step(state, config, next(batches), dist_info, compiled)
             steps_this_call += 1
             state.metric_count += 1
             for k, v in step_stats.items():  # float64 sums on the device, as Python's floats summed them
