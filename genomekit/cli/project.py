@@ -147,7 +147,7 @@ def insert_command(
     project_steps: Annotated[int, typer.Option(help="Projection steps, with --image.")] = 1000,
     perseverance_weight: Annotated[
         float, typer.Option(help="Weight of codebook perseverance (random sequences keep their images).")
-    ] = 1.0,
+    ] = 4.0,
     perceptual: Perceptual = "classifier",
     classifiers: ClassifierSetOption = "default",
     lpips_weights: LpipsWeights = None,

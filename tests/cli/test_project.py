@@ -85,3 +85,15 @@ def test_insert_from_images_projects_first(faces, tmp_path):
                     "--project-steps", 2, "--perceptual", "none", "--device", "cpu", "--no-progress")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "face0.png:" in result.output and new.is_file()
+
+
+def test_project_a_mapping_model_has_no_sequences(faces, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "proj"
+    result = invoke("project", "--model", "default-mapping", "--image", faces / "face1.png", "--out", out, "--steps",
+                    2, "--space", "w", "--device", "cpu", "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "nearest" not in result.output
+    assert list(pd.read_csv(out / "results.csv").columns) == ["image", "psnr", "ssim"]
+    assert Image.open(out / "figure.png").size == (2 * 34 - 2, 32)
