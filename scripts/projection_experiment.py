@@ -10,7 +10,9 @@
 Writes ``--out``: per_image.csv, drift.csv (per attribute), summary.json, and the figures
 fig3_insertion.png (target | W+ projection | nearest variants | after search | after insertion),
 fig11_nearest.png (target | W+ | L1 | L2 | cosine) and drift_samples.png (random samples before /
-after). ``--projection DIR`` reuses a `genomekit project` directory of the same faces.
+after). ``--projection DIR`` reuses a `genomekit project` directory of the same faces (its first ``--images``),
+as made by ``genomekit project --model default --image FACES --out DIR`` on the faces this script
+writes to ``--out``/faces.
 
     python scripts/projection_experiment.py --out docs/experiments/projection
 """
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--project-steps", type=int, default=1000)
     parser.add_argument("--metric", default="l2")
     parser.add_argument("--search-sweeps", type=int, default=2, help="image-space search from the nearest variants")
+    parser.add_argument("--search-cache", type=Path, help="keep the searched sequences here (read if it exists)")
     parser.add_argument("--steps", type=int, default=InsertionConfig.steps)
     parser.add_argument("--learning-rate", type=float, default=InsertionConfig.learning_rate)
     parser.add_argument("--perseverance-weight", type=float, default=InsertionConfig.perseverance_weight)
@@ -70,7 +73,8 @@ def main() -> None:
     names = [f"face{i:02d}.png" for i in range(args.images)]
     if args.projection is not None:
         targets, sequences, names, _ = read_projection(args.projection, model, args.metric)
-        table = pd.read_csv(args.projection / "results.csv")
+        targets, sequences = targets[: args.images], sequences[: args.images]
+        table = pd.read_csv(args.projection / "results.csv").head(args.images)
         ws = None
     else:
         faces = np.stack([render_face(image_seed(args.face_seed, i), G.img_resolution)[0] for i in range(args.images)])
@@ -93,8 +97,12 @@ def main() -> None:
     # 3. a better start by image-space search, then insertion
     nearest = sequences
     started = time.time()
-    if args.search_sweeps > 0:
+    if args.search_cache is not None and args.search_cache.exists():
+        sequences = torch.load(args.search_cache)[: len(targets)]
+    elif args.search_sweeps > 0:
         sequences = search_sequences(G, targets, nearest, distance, sweeps=args.search_sweeps)
+        if args.search_cache is not None:
+            torch.save(sequences, args.search_cache)
     search_seconds = time.time() - started
     config = InsertionConfig(
         steps=args.steps,
