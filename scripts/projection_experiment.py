@@ -75,7 +75,9 @@ def main() -> None:
         targets, sequences, names, _ = read_projection(args.projection, model, args.metric)
         targets, sequences = targets[: args.images], sequences[: args.images]
         table = pd.read_csv(args.projection / "results.csv").head(args.images)
-        ws = None
+        from safetensors.torch import load_file
+
+        ws = load_file(str(args.projection / "projection.safetensors"))["ws"][: args.images]
     else:
         faces = np.stack([render_face(image_seed(args.face_seed, i), G.img_resolution)[0] for i in range(args.images)])
         folder = args.out / "faces"

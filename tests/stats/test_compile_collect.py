@@ -18,6 +18,15 @@ from genomekit.stats import load_stats
 from tests.stats.test_cli import collect_args
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    """Dynamo caches compiled code per code object for the whole process (recompile limit 8): start
+    each test clean so that earlier tests' compilations of the same forward do not count."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
 @pytest.fixture
 def aot_eager(monkeypatch):
     """The CLI's compile_module with the aot_eager backend; returns the wrappers it made."""

@@ -20,6 +20,15 @@ from genomekit.training.checkpoint import read_checkpoint
 from tests.training.test_train import cli_args, run_cli, tiny_config
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    """Dynamo caches compiled code per code object for the whole process (recompile limit 8): start
+    each test clean so that earlier tests' compilations of the same forward do not count."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
 @pytest.fixture
 def aot_eager(monkeypatch):
     """``train``'s compile_module with the aot_eager backend; returns the wrappers it made."""
