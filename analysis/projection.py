@@ -207,7 +207,7 @@ def insert_images(
         **provenance,
         "source_model": model.identity,
         "source_path": str(model.path),
-        "settings": {**asdict(config), "seed": seed},
+        "settings": {**asdict(config), "total_steps": config.total_steps(len(targets)), "seed": seed},
         "images": table.to_dict(orient="records"),
     }
     save_inference_checkpoint(out, result.G, D, extra={"insertion": json.dumps(record)})

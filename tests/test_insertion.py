@@ -62,3 +62,10 @@ def test_insertion_needs_a_genome():
     with pytest.raises(ValueError, match="needs a Genome generator"):
         insert(mapping, torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 3, 32, 32), InsertionConfig(steps=1),
                None, torch.Generator())  # fmt: skip
+
+
+def test_default_steps_grow_with_the_number_of_images():
+    assert InsertionConfig().total_steps(1) == 350 and InsertionConfig().total_steps(16) == 16 * 350
+    assert InsertionConfig(steps=5).total_steps(16) == 5
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        InsertionConfig(steps=0)

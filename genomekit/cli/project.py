@@ -143,7 +143,12 @@ def insert_command(
             "(0: the paper's nearest variants as they are)."
         ),
     ] = 2,
-    steps: Annotated[int, typer.Option(help="Tuning steps (PTI: 350).")] = 350,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Tuning steps; default 350 per image (PTI tunes one image for 350; several need as many each)."
+        ),
+    ] = None,
     project_steps: Annotated[int, typer.Option(help="Projection steps, with --image.")] = 1000,
     perseverance_weight: Annotated[
         float, typer.Option(help="Weight of codebook perseverance (random sequences keep their images).")
@@ -250,7 +255,7 @@ def insert_command(
             provenance={**provenance, "metric": metric, "perceptual": perceptual},
             seed=seed,
             device=device,
-            on_step=_step_bar(make_bar, "inserting", steps),
+            on_step=_step_bar(make_bar, "inserting", config.total_steps(len(targets))),
         )
     for row in table.itertuples(index=False):
         typer.echo(
