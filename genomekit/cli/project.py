@@ -166,9 +166,10 @@ def insert_command(
     Projects each image (or takes a `genomekit project` directory), takes its nearest-variant gene
     sequence, improves it by a greedy gene-by-gene search in image space (--search-sweeps; 0 keeps the
     paper's nearest variants), then tunes the synthesis network and the Genome so that the sequence
-    reproduces the image, while randomly drawn sequences keep their syntheses from the frozen original. Several
-    images at once. Prints each sequence and its PSNR before and after. The new checkpoint records
-    its source; statistics of the old model are refused for it unless --allow-other-model. Example:
+    reproduces the image, while randomly drawn sequences keep their syntheses from the frozen
+    original. Several images at once (350 tuning steps each by default). Prints each sequence and
+    its PSNR before and after. The new checkpoint records its source; statistics of the old model
+    are refused for it unless --allow-other-model. Example:
 
         genomekit insert --model default --image face.png --out inserted.safetensors
     """
