@@ -128,8 +128,8 @@ def write_projection(
     save_grid(grid, out / "figure.png", columns=len(result.images), padding=2)
 
 
-def read_projection(directory: Path, model: Checkpoint, metric: str) -> tuple[Tensor, Tensor, list[str], float]:
-    """Targets (N, C, R, R) in [-1, 1], the ``metric``'s sequences (N, G), image names and mean projection PSNR.
+def read_projection(directory: Path, model: Checkpoint, metric: str) -> tuple[Tensor, Tensor, list[str]]:
+    """Targets (N, C, R, R) in [-1, 1], the ``metric``'s sequences (N, G) and the image names.
 
     Raises:
         UserError: not a projection directory, made from another model, or made from a mapping model.
@@ -140,8 +140,7 @@ def read_projection(directory: Path, model: Checkpoint, metric: str) -> tuple[Te
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            keys = set(f.keys())
-            tensors = {k: f.get_tensor(k) for k in keys}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as error:
         raise UserError(f"--projection {directory}: {PROJECTION_FILE} is unreadable ({type(error).__name__})") from None
     if metadata.get("model") != model.identity:
@@ -153,16 +152,7 @@ def read_projection(directory: Path, model: Checkpoint, metric: str) -> tuple[Te
         raise UserError(f"--projection {directory} has no {metric} sequences (a mapping-network projection?)")
     targets = tensors["targets"].float() / 127.5 - 1
     names = [entry["name"] for entry in json.loads(metadata.get("images", "[]"))]
-    ws_images = render_ws(model, tensors["ws"])
-    mean_psnr = float(fidelity(ws_images, targets)["psnr"].mean())
-    return targets, tensors[f"sequences_{metric}"].long(), names, mean_psnr
-
-
-@torch.no_grad()
-def render_ws(model: Checkpoint, ws: Tensor) -> Tensor:
-    """Images of per-layer latents (N, num_ws, w_dim), on the CPU."""
-    G = model.generator("cpu")
-    return G.synthesis(ws.float(), noise_mode="const").float().cpu()
+    return targets, tensors[f"sequences_{metric}"].long(), names
 
 
 def insert_images(

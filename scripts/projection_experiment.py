@@ -72,7 +72,7 @@ def main() -> None:
     # 1-2. faces and their projections
     names = [f"face{i:02d}.png" for i in range(args.images)]
     if args.projection is not None:
-        targets, sequences, names, _ = read_projection(args.projection, model, args.metric)
+        targets, sequences, names = read_projection(args.projection, model, args.metric)
         targets, sequences = targets[: args.images], sequences[: args.images]
         table = pd.read_csv(args.projection / "results.csv").head(args.images)
         from safetensors.torch import load_file

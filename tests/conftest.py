@@ -24,3 +24,14 @@ def make_image_folder(path, count=24, resolution=16, seed=0):
 @pytest.fixture
 def tiny_dataset(tmp_path):
     return make_image_folder(tmp_path / "data")
+
+
+@pytest.fixture
+def fresh_dynamo():
+    """Dynamo caches compiled code per code object for the whole process (recompile limit 8): tests
+    that compile start clean, so that earlier tests' compilations of the same forward do not count."""
+    import torch
+
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()

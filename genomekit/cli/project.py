@@ -203,7 +203,7 @@ def insert_command(
     else:
         from analysis.projection import read_projection
 
-        targets, sequences, names, _ = read_projection(projection, checkpoint, metric)
+        targets, sequences, names = read_projection(projection, checkpoint, metric)
     distance = _distance(perceptual, classifiers, lpips_weights, generator_config.resolution, device)
 
     from analysis.projection import insert_images, project_and_match, sequence_text

@@ -9,8 +9,6 @@ use_sample_covariance=False)``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -71,8 +69,3 @@ def ssim(a: Tensor, b: Tensor, window: int = SSIM_WINDOW, sigma: float = SSIM_SI
     c1, c2 = 0.01**2, 0.03**2
     index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return index.flatten(1).mean(dim=1)
-
-
-def psnr_from_mse(value: float) -> float:
-    """PSNR in dB of a mean squared error on the [0, 1] scale."""
-    return math.inf if value <= 0 else -10 * math.log10(value)

@@ -15,14 +15,7 @@ from classifiers.celebahq import blur_kernel
 from genomekit.compile import CompiledModule, compile_module, unavailable_reason
 from genomekit.networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
-
-@pytest.fixture(autouse=True)
-def _fresh_dynamo():
-    """Dynamo caches compiled code per code object for the whole process (recompile limit 8): start
-    each test clean so that earlier tests' compilations of the same forward do not count."""
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
+pytestmark = pytest.mark.usefixtures("fresh_dynamo")
 
 
 def tiny_generator(latent: str, seed: int = 0) -> Generator:

@@ -17,14 +17,7 @@ from genomekit.compile import CompiledModule
 from genomekit.stats import load_stats
 from tests.stats.test_cli import collect_args
 
-
-@pytest.fixture(autouse=True)
-def _fresh_dynamo():
-    """Dynamo caches compiled code per code object for the whole process (recompile limit 8): start
-    each test clean so that earlier tests' compilations of the same forward do not count."""
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
+pytestmark = pytest.mark.usefixtures("fresh_dynamo")
 
 
 @pytest.fixture

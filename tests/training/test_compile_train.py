@@ -19,14 +19,7 @@ from genomekit.training import loop, train
 from genomekit.training.checkpoint import read_checkpoint
 from tests.training.test_train import cli_args, run_cli, tiny_config
 
-
-@pytest.fixture(autouse=True)
-def _fresh_dynamo():
-    """Dynamo caches compiled code per code object for the whole process (recompile limit 8): start
-    each test clean so that earlier tests' compilations of the same forward do not count."""
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
+pytestmark = pytest.mark.usefixtures("fresh_dynamo")
 
 
 @pytest.fixture
