@@ -1,13 +1,18 @@
 # The two commands of the README: `make demo` (set up, then run the main job) and `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup test test-fast demo train-demo lint bench inception
+.PHONY: setup test test-fast test-inductor demo train-demo lint bench inception
 
 setup:
 	bash scripts/setup.sh
 
+# The forward-only inductor test is left to `make test-inductor`: it costs about 100 s of compiling on a
+# CPU, and the inductor training test in the suite compiles the same networks, forward and backward.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not inductor"
+
+test-inductor: setup
+	$(PY) -m pytest -q -m inductor
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"

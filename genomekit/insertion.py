@@ -38,10 +38,6 @@ class InsertionConfig:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
         if self.steps_per_image < 1:
             raise ValueError(f"steps_per_image must be at least 1, got {self.steps_per_image}")
-
-    def total_steps(self, num_images: int) -> int:
-        """The optimiser steps for inserting ``num_images`` images at once."""
-        return self.steps if self.steps is not None else self.steps_per_image * num_images
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         for name in ("perceptual_weight", "perseverance_weight"):
@@ -49,6 +45,10 @@ class InsertionConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.perseverance_batch < 0:
             raise ValueError(f"perseverance_batch must be at least 0, got {self.perseverance_batch}")
+
+    def total_steps(self, num_images: int) -> int:
+        """The optimiser steps for inserting ``num_images`` images at once."""
+        return self.steps if self.steps is not None else self.steps_per_image * num_images
 
 
 @dataclass

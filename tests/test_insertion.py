@@ -69,3 +69,15 @@ def test_default_steps_grow_with_the_number_of_images():
     assert InsertionConfig(steps=5).total_steps(16) == 5
     with pytest.raises(ValueError, match="steps must be at least 1"):
         InsertionConfig(steps=0)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [("learning_rate", 0.0, "learning_rate must be > 0"), ("learning_rate", float("nan"), "learning_rate must be > 0"),
+     ("perseverance_weight", -1.0, "perseverance_weight must be >= 0"),
+     ("perceptual_weight", float("nan"), "perceptual_weight must be >= 0"),
+     ("perseverance_batch", -1, "perseverance_batch must be at least 0")],
+)  # fmt: skip
+def test_config_refuses_bad_values(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        InsertionConfig(**{field: value})

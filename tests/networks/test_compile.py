@@ -2,7 +2,8 @@
 
 The graph-capture tests use the "aot_eager" backend with ``fullgraph=True``: the whole forward is one
 graph (no graph break) and AOTAutograd traces its backward, without generating kernels, so they run in
-seconds. The inductor test (generated C++ kernels on CPU) takes minutes and is marked slow.
+seconds. The inductor test (generated C++ kernels on CPU) takes minutes: `make test` leaves it to
+`make test-inductor` (tests/training/test_compile_train.py compiles the same networks with inductor).
 """
 
 import logging
@@ -168,6 +169,7 @@ def test_disabled_or_unavailable_compile_returns_the_module(monkeypatch, caplog)
 
 
 @pytest.mark.slow
+@pytest.mark.inductor
 def test_inductor_forwards_agree_with_eager():
     """The default backend: inductor's generated kernels (C++ on CPU) within 1e-5 of eager."""
     if (reason := unavailable_reason("inductor", torch.device("cpu"))) is not None:
