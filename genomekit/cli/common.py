@@ -345,8 +345,8 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[int], Any]] | None]:
-    """A factory ``make_bar(description, total) -> update(n)`` of tqdm bars, closed after the block.
+def progress_bars(enabled: bool = True) -> Iterator[Callable[..., Callable[[int], Any]] | None]:
+    """A factory ``make_bar(description, total, unit="img") -> update(n)`` of tqdm bars, closed after the block.
 
     None when ``enabled`` is false (the library then stays silent).
     """
@@ -357,8 +357,8 @@ def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int], Callabl
 
     bars: list = []
 
-    def make_bar(description: str, total: int) -> Callable[[int], Any]:
-        bar = tqdm(total=total, desc=description, unit="img", leave=False)
+    def make_bar(description: str, total: int, unit: str = "img") -> Callable[[int], Any]:
+        bar = tqdm(total=total, desc=description, unit=unit, leave=False)
         bars.append(bar)
         return bar.update
 

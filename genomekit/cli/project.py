@@ -54,10 +54,10 @@ def _distance(perceptual: str, classifiers: str, lpips_weights: Path | None, res
     return perceptual_distance(perceptual, classifier_set, lpips_weights, device)
 
 
-def _step_bar(make_bar, description: str, total: int):
+def _step_bar(make_bar, description: str, total: int, unit: str = "step"):
     if make_bar is None:
         return None
-    update = make_bar(description, total)
+    update = make_bar(description, total, unit)
     return lambda *_: update(1)
 
 
@@ -233,7 +233,7 @@ def insert_command(
             from genomekit.projection import search_sequences
 
             nearest = sequences
-            update = _step_bar(make_bar, "searching", search_sweeps * generator_config.num_genes)
+            update = _step_bar(make_bar, "searching", search_sweeps * generator_config.num_genes, "gene")
             sequences = search_sequences(
                 checkpoint.generator(device),
                 targets,
