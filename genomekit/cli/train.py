@@ -39,6 +39,7 @@ OPTION_FIELDS = {
     "channel_max": ("generator.channel_max", "discriminator.channel_max"),
     "mapping_layers": ("generator.mapping_layers",),
     "g_lr": ("g_lr",),
+    "genome_lr_mult": ("genome_lr_mult",),
     "d_lr": ("d_lr",),
     "r1_gamma": ("r1_gamma",),
     "pl_weight": ("pl_weight",),
@@ -91,6 +92,9 @@ def train_command(
     channel_max: Annotated[int, typer.Option(help="... capped at channel_max.")] = 128,
     mapping_layers: Annotated[int, typer.Option(help="Mapping-network depth (baseline only).")] = 8,
     g_lr: Annotated[float, typer.Option(help="Generator learning rate.")] = 0.002,
+    genome_lr_mult: Annotated[
+        float, typer.Option(help="The Genome's variants learn at --g-lr times this (the paper: 1; 0: frozen).")
+    ] = 1.0,
     d_lr: Annotated[float, typer.Option(help="Discriminator learning rate.")] = 0.002,
     r1_gamma: Annotated[float | None, typer.Option(help="R1 weight (default: 0.0002 * res^2 / batch).")] = None,
     pl_weight: Annotated[float, typer.Option(help="Path-length regularisation weight (0 = off).")] = 0.0,
@@ -219,6 +223,7 @@ def train_command(
             total_kimg=kimg,
             snapshot_kimg=snap,
             g_lr=g_lr,
+            genome_lr_mult=genome_lr_mult,
             d_lr=d_lr,
             r1_gamma=r1_gamma,
             pl_weight=pl_weight,

@@ -24,6 +24,7 @@ CONFIG_ERROR_FIELDS = frozenset(
         "total_kimg",
         "snapshot_kimg",
         "g_lr",
+        "genome_lr_mult",
         "d_lr",
         "betas",
         "r1_gamma",
@@ -76,6 +77,7 @@ class TrainConfig:
     total_kimg: float = 200.0  # train until the discriminator has seen this many thousand real images
     snapshot_kimg: float = 10.0  # checkpoint, sample grid and metrics every this many kimg
     g_lr: float = 0.002  # Adam learning rate of the generator (mapping layers scale it by 0.01)
+    genome_lr_mult: float = 1.0  # the Genome's variants learn at g_lr x this (paper: 1; 0: frozen at init)
     d_lr: float = 0.002  # Adam learning rate of the discriminator
     betas: tuple[float, float] = (0.0, 0.99)  # Adam betas, as in StyleGAN2
     r1_gamma: float | None = None  # R1 weight; None = StyleGAN2's heuristic 0.0002 * res^2 / batch
@@ -102,6 +104,12 @@ class TrainConfig:
         for name in ("total_kimg", "snapshot_kimg", "g_lr", "d_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.genome_lr_mult < float("inf"):
+            raise ValueError(f"genome_lr_mult must be a finite number >= 0, got {self.genome_lr_mult}")
+        if self.genome_lr_mult != 1 and self.generator.latent != "genome":
+            raise ValueError(
+                f"genome_lr_mult applies to a Genome, got {self.genome_lr_mult} for the {self.generator.latent!r} latent"
+            )
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
         for name in ("r1_interval", "pl_interval", "grid_size"):

@@ -81,6 +81,19 @@ class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+def _generator_groups(G: Generator, config: TrainConfig) -> list:
+    """G's parameters for Adam: one group, or, with ``genome_lr_mult`` != 1, the Genome's variants in a
+    group of their own at ``g_lr * genome_lr_mult``; at 0 they are frozen (no gradient, not optimised)."""
+    genes = G.latent.genes if config.generator.latent == "genome" else None
+    if genes is None or config.genome_lr_mult == 1:
+        return list(G.parameters())
+    rest = [p for p in G.parameters() if p is not genes]
+    if config.genome_lr_mult == 0:
+        genes.requires_grad_(False)
+        return rest
+    return [{"params": rest}, {"params": [genes], "lr": config.g_lr * config.genome_lr_mult}]
+
+
 def build_state(config: TrainConfig, device: torch.device, dist_info: Distributed) -> TrainingState:
     """Networks, optimisers and the code/noise generator, initialised from ``config.seed``.
 
@@ -96,7 +109,7 @@ def build_state(config: TrainConfig, device: torch.device, dist_info: Distribute
     # The fused Adam kernel is ~5x faster than the default loop on CPU (bench: 2M parameters, 9 vs 47 ms).
     fused = device.type in ("cpu", "cuda")
     betas = (float(config.betas[0]), float(config.betas[1]))
-    opt_G = torch.optim.Adam(G.parameters(), lr=config.g_lr, betas=betas, eps=1e-8, fused=fused)
+    opt_G = torch.optim.Adam(_generator_groups(G, config), lr=config.g_lr, betas=betas, eps=1e-8, fused=fused)
     opt_D = torch.optim.Adam(D.parameters(), lr=config.d_lr, betas=betas, eps=1e-8, fused=fused)
     rng = torch.Generator(device=device).manual_seed(config.seed * 1000 + dist_info.rank)
     scalers = {}
@@ -194,6 +207,8 @@ def path_length_penalty(
     """
     device = next(G.parameters()).device
     ws = _mixed_ws(G, batch, config.style_mixing, rng, update_emas=False)  # (B, L, w_dim)
+    if not ws.requires_grad:  # a frozen Genome (genome_lr_mult 0): the penalty trains the synthesis alone
+        ws = ws.requires_grad_(True)
     images = G.synthesis(ws, noise_mode="random", generator=rng)
     noise = torch.randn(images.shape, generator=rng, device=rng.device).to(device) / images.shape[2]
     (grads,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)

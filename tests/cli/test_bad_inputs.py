@@ -131,6 +131,12 @@ ROWS = [
     ("train-genes-0", "train --data {data16} --out {new} --genes 0", "--genes"),
     ("train-kimg-0", "train --data {data16} --out {new} --kimg 0", "--kimg"),
     ("train-snap-0", "train --data {data16} --out {new} --snap 0", "--snap"),
+    ("train-genome-lr-negative", "train --data {data16} --out {new} --genome-lr-mult -1", "--genome-lr-mult must be"),
+    (
+        "train-genome-lr-mapping",
+        "train --data {data16} --out {new} --latent mapping --genome-lr-mult 0.1",
+        "--genome-lr-mult applies to a Genome",
+    ),
     ("interpolate-from-range", "interpolate --model default --out {new} --from " + ",".join(["999"] * 32), "[0, 64)"),
     ("interpolate-steps", "interpolate --model default --out {new} --steps 1", "--steps must be at least 2"),
     ("prune-replace-range", "prune --model default --stats {stats} --replace 40 --out {new}", "--replace"),

@@ -35,6 +35,8 @@ BAD = [
     ("total_kimg", lambda: train(total_kimg=0)),
     ("snapshot_kimg", lambda: train(snapshot_kimg=-1)),
     ("g_lr", lambda: train(g_lr=0)),
+    ("genome_lr_mult", lambda: train(genome_lr_mult=float("inf"))),
+    ("genome_lr_mult", lambda: train(genome_lr_mult=0.5, generator=GeneratorConfig(latent="mapping"))),
     ("d_lr", lambda: train(d_lr=float("nan"))),
     ("betas", lambda: train(betas=(0.0, 1.0))),
     ("r1_gamma", lambda: train(r1_gamma=-1.0)),
