@@ -1,0 +1,185 @@
+"""Issue 13, item 3: what makes one gene take over the genome? Arms at the same training budget, 2+ seeds.
+
+Every arm trains the shipped recipe (synthetic faces at 32 px, batch 32, channel_base 1024, no noise
+inputs; `scripts/train_default_models.sh`) for the same ``--kimg`` and changes one thing:
+
+    genome      the shipped Genome, 32 genes x 64 variants x 8 (w 256), variants at the full learning rate
+    lr0.1       the variants at 0.1 x the learning rate (--genome-lr-mult 0.1)
+    lr0.01      ... at 0.01 x
+    frozen      the variants frozen at their random start (--genome-lr-mult 0): a control
+    v256        256 variants
+    g64w256     64 genes x 4 (w 256)
+    g32w512     32 genes x 16 (w 512)
+    g64w512     64 genes x 8 (w 512)
+    mapping     the mapping-network baseline (w 256)
+
+Each run keeps the health figures of every snapshot in its metrics.jsonl (top gene and its share of the
+style variance, FD on classifier features, diversity, largest attribute-frequency gap). Runs resume:
+re-running continues every unfinished run from its checkpoint, so the budget can be spread over
+sessions; ``--parallel 2`` trains two runs at once with one thread each (on 2 cores, faster in all than
+one run on both). Then ``report`` gathers the snapshots into summary.csv, final.csv and three figures.
+
+    python scripts/genome_collapse_experiment.py run --runs runs/collapse --kimg 60 --seeds 0,1
+    python scripts/genome_collapse_experiment.py report --runs runs/collapse --out docs/experiments/collapse
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ARMS = {
+    "genome": [],
+    "lr0.1": ["--genome-lr-mult", "0.1"],
+    "lr0.01": ["--genome-lr-mult", "0.01"],
+    "frozen": ["--genome-lr-mult", "0"],
+    "v256": ["--variants", "256"],
+    "g64w256": ["--genes", "64", "--gene-length", "4"],
+    "g32w512": ["--genes", "32", "--gene-length", "16"],
+    "g64w512": ["--genes", "64", "--gene-length", "8"],
+    "mapping": ["--latent", "mapping"],
+}
+GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
+COLUMNS = ["arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene", "top_gene_share"]
+
+
+def _genomekit() -> list[str]:
+    return [str(Path(sys.executable).parent / "genomekit")]  # the command of this environment
+
+
+def _arm_flags(arm: str) -> list[str]:
+    flags = list(ARMS[arm])
+    if arm == "mapping":
+        return flags + ["--genes", "32", "--gene-length", "8"]
+    defaults = dict(zip(GENOME_DEFAULTS[::2], GENOME_DEFAULTS[1::2], strict=True))
+    defaults.update(dict(zip(flags[::2], flags[1::2], strict=True)))
+    return [item for pair in defaults.items() for item in pair]
+
+
+def run_command(args: argparse.Namespace, arm: str, seed: int, data: Path) -> list[str]:
+    out = args.runs / f"{arm}-s{seed}"
+    command = _genomekit() + ["train", "--data", str(data), "--out", str(out), "--kimg", str(args.kimg),
+                              "--snap", str(args.snap), "--seed", str(seed)]  # fmt: skip
+    if args.tiny:
+        command += ["--resolution", "32", "--batch", "8", "--channel-base", "128", "--channel-max", "16",
+                    "--health-samples", "16"]  # fmt: skip
+    else:
+        command += ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise"]
+    if (out / "checkpoint.safetensors").is_file():
+        command.append("--resume")
+    return command + _arm_flags(arm)
+
+
+def run(args: argparse.Namespace) -> None:
+    args.runs.mkdir(parents=True, exist_ok=True)
+    data = args.runs / ("faces32-tiny.zip" if args.tiny else "faces32.zip")
+    if not data.is_file():
+        images = 64 if args.tiny else 50000
+        subprocess.run(_genomekit() + ["data", "synth-faces", "--out", str(data), "--images", str(images),
+                                       "--resolution", "32", "--seed", "0"], check=True)  # fmt: skip
+    jobs = [(arm, seed) for seed in args.seeds for arm in args.arms]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1" if args.parallel > 1 else os.environ.get("OMP_NUM_THREADS", "")}
+    running: list[tuple[str, subprocess.Popen]] = []
+    failed = []
+    for arm, seed in jobs:
+        while len(running) >= args.parallel:
+            failed += _reap(running)
+        name = f"{arm}-s{seed}"
+        log = open(args.runs / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
+        print(f"training {name}", flush=True)
+        running.append(
+            (name, subprocess.Popen(run_command(args, arm, seed, data), stdout=log, stderr=log, env=environment))
+        )
+    while running:
+        failed += _reap(running)
+    if failed:
+        raise SystemExit(f"error: these runs failed (see their .log in {args.runs}): {', '.join(failed)}")
+
+
+def _reap(running: list) -> list[str]:
+    """Wait for the first of the running processes to end; the names of those that failed."""
+    name, process = running.pop(0)
+    return [] if process.wait() == 0 else [name]
+
+
+def gather(runs: Path) -> pd.DataFrame:
+    """Every snapshot of every run under ``runs``: one row per (arm, seed, snapshot)."""
+    from analysis.train_report import read_metrics
+
+    frames = []
+    for run in sorted(p for p in runs.iterdir() if (p / "metrics.jsonl").is_file()):
+        arm, seed = run.name.rsplit("-s", 1)
+        rows = read_metrics(run)
+        rows["arm"], rows["seed"] = arm, int(seed)
+        frames.append(rows.reindex(columns=COLUMNS))
+    if not frames:
+        raise SystemExit(f"error: no run with snapshots under {runs}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def report(args: argparse.Namespace) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = gather(args.runs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(args.out / "summary.csv", index=False, float_format="%.5g")
+    final = rows.sort_values("kimg").groupby(["arm", "seed"], as_index=False).last()
+    final.to_csv(args.out / "final.csv", index=False, float_format="%.5g")
+    order = [arm for arm in ARMS if arm in set(rows["arm"])]
+    for column, label in (("fd_cls", "FD on classifier features"), ("top_gene_share", "top gene's share of style variance"),
+                          ("freq_gap", "largest attribute-frequency gap")):  # fmt: skip
+        figure, axis = plt.subplots(figsize=(7, 4.2))
+        for index, arm in enumerate(order):
+            for seed, group in rows[rows["arm"] == arm].groupby("seed"):
+                axis.plot(group["kimg"], group[column], color=f"C{index % 10}", alpha=0.9,
+                          linestyle="-" if seed == min(args_seeds(rows, arm)) else "--",
+                          label=arm if seed == min(args_seeds(rows, arm)) else None)  # fmt: skip
+        axis.set_xlabel("kimg")
+        axis.set_ylabel(label)
+        axis.legend(fontsize=7, ncol=3)
+        axis.set_title(f"{label} over training (solid: first seed, dashed: the others)", fontsize=9)
+        figure.tight_layout()
+        figure.savefig(args.out / f"{column}.png", dpi=120)
+        plt.close(figure)
+    print(final[COLUMNS].to_string(index=False))
+    print(f"wrote {args.out}/ (summary.csv, final.csv, fd_cls.png, top_gene_share.png, freq_gap.png)")
+
+
+def args_seeds(rows: pd.DataFrame, arm: str) -> list[int]:
+    return sorted(rows.loc[rows["arm"] == arm, "seed"].unique())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("run", help="train (or resume) every arm and seed")
+    train.add_argument("--runs", type=Path, required=True)
+    train.add_argument("--kimg", type=float, default=60.0, help="the budget of every run")
+    train.add_argument("--snap", type=float, default=10.0)
+    train.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0, 1])
+    train.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS))
+    train.add_argument("--parallel", type=int, default=2)
+    train.add_argument("--tiny", action="store_true", help="64 images, tiny networks: a smoke test")
+    summary = commands.add_parser("report", help="gather the runs' snapshots into tables and figures")
+    summary.add_argument("--runs", type=Path, required=True)
+    summary.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.command == "run":
+        unknown = sorted(set(args.arms) - set(ARMS))
+        if unknown:
+            raise SystemExit(f"error: unknown arms {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
+        run(args)
+    else:
+        report(args)
+
+
+if __name__ == "__main__":
+    main()
