@@ -12,6 +12,7 @@ exactly what the perseverance term holds in place.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,13 +24,24 @@ from genomekit.projection import reconstruction_loss, render_sequences
 
 @dataclass(frozen=True, kw_only=True)
 class InsertionConfig:
-    """How ``insert`` tunes the generator."""
+    """How ``insert`` tunes the generator.
+
+    Two phases (measured on 16 held-out faces, docs/experiments/projection/sweep.csv): a *fit* phase
+    (the first ``fit_fraction`` of the steps, constant learning rate) under a light perseverance
+    (``fit_perseverance_scale`` x ``perseverance_weight``) brings the sequences close to their images
+    quickly; a *consolidation* phase (the rest, the learning rate falling to 0 as a cosine) under the
+    full ``perseverance_weight`` pulls the other samples back to their syntheses while the targets
+    hold. ``fit_fraction=1`` with ``fit_perseverance_scale=1`` is one constant phase, PTI's schedule.
+    """
 
     steps: int | None = None  # optimiser steps; None: steps_per_image x the number of images
     steps_per_image: int = 350  # PTI tunes one image for 350 steps; several at once need as many each
     learning_rate: float = 1e-3  # Adam's learning rate (PTI: 3e-4; 1e-3 measured better here, README)
+    pixel_weight: float = 10.0  # weight of the pixel MSE in the reconstruction term (PTI: 1)
     perceptual_weight: float = 1.0  # weight of the perceptual distance beside the pixel MSE, in both terms
-    perseverance_weight: float = 4.0  # weight of codebook perseverance beside the reconstruction
+    perseverance_weight: float = 12.0  # weight of codebook perseverance beside the reconstruction (PTI: 1)
+    fit_fraction: float = 0.5  # the first phase's share of the steps
+    fit_perseverance_scale: float = 1 / 16  # the first phase's perseverance weight, relative
     perseverance_batch: int = 32  # random gene sequences held to their original syntheses, per step
     tune_genome: bool = True  # also tune the Genome's variants (False: the synthesis network only)
 
@@ -40,15 +52,24 @@ class InsertionConfig:
             raise ValueError(f"steps_per_image must be at least 1, got {self.steps_per_image}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        for name in ("perceptual_weight", "perseverance_weight"):
+        for name in ("pixel_weight", "perceptual_weight", "perseverance_weight", "fit_perseverance_scale"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.fit_fraction <= 1:
+            raise ValueError(f"fit_fraction must be in [0, 1], got {self.fit_fraction}")
         if self.perseverance_batch < 0:
             raise ValueError(f"perseverance_batch must be at least 0, got {self.perseverance_batch}")
 
     def total_steps(self, num_images: int) -> int:
         """The optimiser steps for inserting ``num_images`` images at once."""
         return self.steps if self.steps is not None else self.steps_per_image * num_images
+
+    def schedule(self, t: float) -> tuple[float, float]:
+        """(learning rate, perseverance weight) at progress ``t`` = step / steps in [0, 1)."""
+        if t < self.fit_fraction:
+            return self.learning_rate, self.fit_perseverance_scale * self.perseverance_weight
+        phase = (t - self.fit_fraction) / (1 - self.fit_fraction)
+        return self.learning_rate * 0.5 * (1 + math.cos(math.pi * phase)), self.perseverance_weight
 
 
 @dataclass
@@ -109,11 +130,17 @@ def insert(
     with torch.no_grad():
         target_features = distance.features(targets) if distance is not None else None
     losses = []
-    for step in range(config.total_steps(len(targets))):
+    steps = config.total_steps(len(targets))
+    for step in range(steps):
+        learning_rate, weight = config.schedule(step / steps)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
         images = tuned(sequences, noise_mode="const")
-        loss = reconstruction_loss(images, targets, target_features, distance, config.perceptual_weight).mean()
+        loss = reconstruction_loss(
+            images, targets, target_features, distance, config.perceptual_weight, config.pixel_weight
+        ).mean()
         keep = torch.zeros((), device=device)
-        if config.perseverance_batch > 0 and config.perseverance_weight > 0:
+        if config.perseverance_batch > 0 and weight > 0:
             others = original.sample_codes(config.perseverance_batch, generator).to(device)
             with torch.no_grad():
                 reference = original(others, noise_mode="const")
@@ -123,7 +150,7 @@ def insert(
                 drifted, reference, reference_features, distance, config.perceptual_weight
             ).mean()
         optimizer.zero_grad(set_to_none=True)
-        (loss + config.perseverance_weight * keep).backward()
+        (loss + weight * keep).backward()
         optimizer.step()
         losses.append(torch.stack([loss.detach(), keep.detach()]))
         if on_step is not None:

@@ -93,10 +93,16 @@ def _learning_rate(config: ProjectionConfig, t: float) -> float:
 
 
 def reconstruction_loss(
-    images: Tensor, targets: Tensor, target_features, distance: nn.Module | None, perceptual_weight: float
+    images: Tensor,
+    targets: Tensor,
+    target_features,
+    distance: nn.Module | None,
+    perceptual_weight: float,
+    pixel_weight: float = 1.0,
 ) -> Tensor:
-    """Per-image loss (N,): pixel MSE on [-1, 1] plus ``perceptual_weight`` x the perceptual distance."""
-    loss = (images - targets).square().flatten(1).mean(dim=1)
+    """Per-image loss (N,): ``pixel_weight`` x the pixel MSE on [-1, 1] plus ``perceptual_weight`` x the
+    perceptual distance."""
+    loss = pixel_weight * (images - targets).square().flatten(1).mean(dim=1)
     if distance is not None and perceptual_weight > 0:
         loss = loss + perceptual_weight * distance.distance(images, target_features)
     return loss

@@ -55,6 +55,9 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=InsertionConfig.learning_rate)
     parser.add_argument("--perseverance-weight", type=float, default=InsertionConfig.perseverance_weight)
     parser.add_argument("--perseverance-batch", type=int, default=InsertionConfig.perseverance_batch)
+    parser.add_argument("--pixel-weight", type=float, default=InsertionConfig.pixel_weight)
+    parser.add_argument("--fit-fraction", type=float, default=InsertionConfig.fit_fraction)
+    parser.add_argument("--fit-scale", type=float, default=InsertionConfig.fit_perseverance_scale)
     parser.add_argument("--no-genome", action="store_true", help="tune the synthesis network only")
     parser.add_argument("--others", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
@@ -111,6 +114,9 @@ def main() -> None:
         learning_rate=args.learning_rate,
         perseverance_weight=args.perseverance_weight,
         perseverance_batch=args.perseverance_batch,
+        pixel_weight=args.pixel_weight,
+        fit_fraction=args.fit_fraction,
+        fit_perseverance_scale=args.fit_scale,
         tune_genome=not args.no_genome,
     )
     started = time.time()

@@ -35,7 +35,10 @@ def test_insertion_reproduces_targets_and_perseverance_holds_the_rest(shipped, t
     before = {k: v.clone() for k, v in shipped.state_dict().items()}
     drift = {}
     for weight in (1.0, 0.0):
-        config = InsertionConfig(steps=30, perseverance_weight=weight, perseverance_batch=8)
+        config = InsertionConfig(  # one constant phase: perseverance at its weight throughout
+            steps=30, perseverance_weight=weight, perseverance_batch=8, fit_fraction=1.0, fit_perseverance_scale=1.0,
+            pixel_weight=1.0,
+        )  # fmt: skip
         result = insert(shipped, sequences, targets, config, None, torch.Generator().manual_seed(0))
         assert (psnr(result.after, targets) > psnr(result.before, targets) + 2).all()
         assert torch.equal(result.before, render_sequences(shipped, sequences))
@@ -53,6 +56,21 @@ def test_insertion_is_fixed_by_the_seed(shipped, targets):
     b = insert(shipped, sequences, targets, config, None, torch.Generator().manual_seed(7))
     assert torch.equal(a.after, b.after)
     assert all(torch.equal(x, y) for x, y in zip(a.G.state_dict().values(), b.G.state_dict().values(), strict=True))
+
+
+def test_the_schedule_fits_then_consolidates():
+    config = InsertionConfig(
+        learning_rate=1e-3, perseverance_weight=4.0, fit_fraction=0.5, fit_perseverance_scale=1 / 16
+    )
+    assert config.schedule(0.0) == config.schedule(0.49) == (1e-3, 0.25)  # fit: constant lr, light perseverance
+    assert config.schedule(0.5) == (1e-3, 4.0)  # consolidation: the full weight, lr from 1e-3 ...
+    assert config.schedule(0.75)[0] == pytest.approx(5e-4) and config.schedule(0.999)[0] < 1e-7  # ... to 0
+    constant = InsertionConfig(
+        learning_rate=1e-3, perseverance_weight=4.0, fit_fraction=1.0, fit_perseverance_scale=1.0
+    )
+    assert constant.schedule(0.0) == constant.schedule(0.99) == (1e-3, 4.0)  # PTI's single phase
+    with pytest.raises(ValueError, match=r"fit_fraction must be in \[0, 1\]"):
+        InsertionConfig(fit_fraction=1.5)
 
 
 def test_insertion_needs_a_genome():
@@ -76,6 +94,7 @@ def test_default_steps_grow_with_the_number_of_images():
     [("learning_rate", 0.0, "learning_rate must be > 0"), ("learning_rate", float("nan"), "learning_rate must be > 0"),
      ("perseverance_weight", -1.0, "perseverance_weight must be >= 0"),
      ("perceptual_weight", float("nan"), "perceptual_weight must be >= 0"),
+     ("pixel_weight", -0.5, "pixel_weight must be >= 0"),
      ("perseverance_batch", -1, "perseverance_batch must be at least 0")],
 )  # fmt: skip
 def test_config_refuses_bad_values(field, value, message):

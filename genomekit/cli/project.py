@@ -151,8 +151,11 @@ def insert_command(
     ] = None,
     project_steps: Annotated[int, typer.Option(help="Projection steps, with --image.")] = 1000,
     perseverance_weight: Annotated[
-        float, typer.Option(help="Weight of codebook perseverance (random sequences keep their images).")
-    ] = 4.0,
+        float,
+        typer.Option(
+            help="Weight of codebook perseverance (random sequences keep their images), in the consolidation half."
+        ),
+    ] = 12.0,
     perceptual: Perceptual = "classifier",
     classifiers: ClassifierSetOption = "default",
     lpips_weights: LpipsWeights = None,
@@ -166,10 +169,11 @@ def insert_command(
     Projects each image (or takes a `genomekit project` directory), takes its nearest-variant gene
     sequence, improves it by a greedy gene-by-gene search in image space (--search-sweeps; 0 keeps the
     paper's nearest variants), then tunes the synthesis network and the Genome so that the sequence
-    reproduces the image, while randomly drawn sequences keep their syntheses from the frozen
-    original. Several images at once (350 tuning steps each by default). Prints each sequence and
-    its PSNR before and after. The new checkpoint records its source; statistics of the old model
-    are refused for it unless --allow-other-model. Example:
+    reproduces the image, while randomly drawn sequences keep their syntheses from the frozen original:
+    the first half of the steps fits under 1/16 of --perseverance-weight, the second half consolidates
+    under all of it while the learning rate falls to 0. Several images at once (350 tuning steps each by
+    default). Prints each sequence and its PSNR before and after. The new checkpoint records its source;
+    statistics of the old model are refused for it unless --allow-other-model. Example:
 
         genomekit insert --model default --image face.png --out inserted.safetensors
     """
