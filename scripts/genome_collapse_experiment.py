@@ -83,18 +83,17 @@ def run(args: argparse.Namespace) -> None:
         subprocess.run(_genomekit() + ["data", "synth-faces", "--out", str(data), "--images", str(images),
                                        "--resolution", "32", "--seed", "0"], check=True)  # fmt: skip
     jobs = [(arm, seed) for seed in args.seeds for arm in args.arms]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1" if args.parallel > 1 else os.environ.get("OMP_NUM_THREADS", "")}
-    running: list[tuple[str, subprocess.Popen]] = []
+    environment = {**os.environ, **({"OMP_NUM_THREADS": "1"} if args.parallel > 1 else {})}
+    running: list[tuple[str, subprocess.Popen, object]] = []
     failed = []
     for arm, seed in jobs:
         while len(running) >= args.parallel:
             failed += _reap(running)
         name = f"{arm}-s{seed}"
-        log = open(args.runs / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
+        log = open(args.runs / f"{name}.log", "a")  # noqa: SIM115 - closed by _reap when the run ends
         print(f"training {name}", flush=True)
-        running.append(
-            (name, subprocess.Popen(run_command(args, arm, seed, data), stdout=log, stderr=log, env=environment))
-        )
+        process = subprocess.Popen(run_command(args, arm, seed, data), stdout=log, stderr=log, env=environment)
+        running.append((name, process, log))
     while running:
         failed += _reap(running)
     if failed:
@@ -103,8 +102,10 @@ def run(args: argparse.Namespace) -> None:
 
 def _reap(running: list) -> list[str]:
     """Wait for the first of the running processes to end; the names of those that failed."""
-    name, process = running.pop(0)
-    return [] if process.wait() == 0 else [name]
+    name, process, log = running.pop(0)
+    code = process.wait()
+    log.close()
+    return [] if code == 0 else [name]
 
 
 def gather(runs: Path) -> pd.DataFrame:
@@ -138,10 +139,11 @@ def report(args: argparse.Namespace) -> None:
                           ("freq_gap", "largest attribute-frequency gap")):  # fmt: skip
         figure, axis = plt.subplots(figsize=(7, 4.2))
         for index, arm in enumerate(order):
-            for seed, group in rows[rows["arm"] == arm].groupby("seed"):
+            runs = rows[rows["arm"] == arm]
+            first = runs["seed"].min()
+            for seed, group in runs.groupby("seed"):
                 axis.plot(group["kimg"], group[column], color=f"C{index % 10}", alpha=0.9,
-                          linestyle="-" if seed == min(args_seeds(rows, arm)) else "--",
-                          label=arm if seed == min(args_seeds(rows, arm)) else None)  # fmt: skip
+                          linestyle="-" if seed == first else "--", label=arm if seed == first else None)  # fmt: skip
         axis.set_xlabel("kimg")
         axis.set_ylabel(label)
         axis.legend(fontsize=7, ncol=3)
@@ -151,10 +153,6 @@ def report(args: argparse.Namespace) -> None:
         plt.close(figure)
     print(final[COLUMNS].to_string(index=False))
     print(f"wrote {args.out}/ (summary.csv, final.csv, fd_cls.png, top_gene_share.png, freq_gap.png)")
-
-
-def args_seeds(rows: pd.DataFrame, arm: str) -> list[int]:
-    return sorted(rows.loc[rows["arm"] == arm, "seed"].unique())
 
 
 def main() -> None:

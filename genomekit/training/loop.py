@@ -84,9 +84,9 @@ class TrainingDiverged(UserError):
 def _generator_groups(G: Generator, config: TrainConfig) -> list:
     """G's parameters for Adam: one group, or, with ``genome_lr_mult`` != 1, the Genome's variants in a
     group of their own at ``g_lr * genome_lr_mult``; at 0 they are frozen (no gradient, not optimised)."""
-    genes = G.latent.genes if config.generator.latent == "genome" else None
-    if genes is None or config.genome_lr_mult == 1:
+    if config.genome_lr_mult == 1:  # always so for the mapping latent (TrainConfig refuses another value)
         return list(G.parameters())
+    genes = G.latent.genes
     rest = [p for p in G.parameters() if p is not genes]
     if config.genome_lr_mult == 0:
         genes.requires_grad_(False)
