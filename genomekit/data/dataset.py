@@ -5,7 +5,9 @@
     {"attribute_names": ["Bald", "Smiling", ...],      # genomekit extension, A names
      "labels": [["00000/img00000000.png", [0, 1, ...]], ...]}
 
-StyleGAN's own class labels (``["name.png", 3]``) are read as a single integer attribute ``class``.
+StyleGAN's own class labels (``["name.png", 3]``, as NVlabs' ``dataset_tool.py`` writes them) become one
+attribute per class, one-hot: ``class_0`` ... ``class_{K-1}``, or the ``attribute_names`` when there
+are K of them.
 Images are returned as uint8 tensors ``(C, H, W)``; labels as float32 ``(A,)`` in {0, 1}.
 """
 
@@ -212,7 +214,7 @@ def _parse_labels(path: Path, meta: bytes, names: list[str]) -> tuple[np.ndarray
         )
     values = [table[n] for n in names]
     if all(isinstance(v, int | float) for v in values):  # StyleGAN class labels
-        return np.asarray(values, dtype=np.float32)[:, None], ["class"]
+        return _one_hot_classes(path, values, doc.get("attribute_names") or [])
     if not all(isinstance(v, list) and all(isinstance(x, int | float) for x in v) for v in values):
         raise malformed
     lengths = {len(v) for v in values}
@@ -231,6 +233,20 @@ def _parse_labels(path: Path, meta: bytes, names: list[str]) -> tuple[np.ndarray
             "attribute names; every label must be a list with one value per attribute"
         )
     return labels, attribute_names
+
+
+def _one_hot_classes(path: Path, values: list, names: list) -> tuple[np.ndarray, list[str]]:
+    """StyleGAN's integer class labels as K one-hot attributes (K = the largest class + 1)."""
+    classes = np.asarray(values, dtype=np.float64)
+    if (classes < 0).any() or (classes != np.round(classes)).any():
+        raise DatasetError(f"{path}: dataset.json class labels must be integers >= 0")
+    count = int(classes.max()) + 1
+    if names and len(names) != count:
+        raise DatasetError(
+            f"{path}: dataset.json has {len(names)} attribute names for {count} classes (0..{count - 1})"
+        )
+    labels = np.eye(count, dtype=np.float32)[classes.astype(np.int64)]
+    return labels, [str(n) for n in names] or [f"class_{k}" for k in range(count)]
 
 
 def open_dataset(path: str | Path, resolution: int | None = None) -> ImageDataset:

@@ -106,9 +106,30 @@ def test_stylegan_integer_class_labels(tmp_path):
     names = write_folder(tmp_path, random_images(4))
     (tmp_path / "dataset.json").write_text(json.dumps({"labels": [[n, i % 3] for i, n in enumerate(names)]}))
     dataset = open_dataset(tmp_path)
-    assert dataset.attribute_names == ("class",)
-    assert dataset.labels.shape == (4, 1)
-    assert dataset.label(2).item() == 2.0
+    assert dataset.attribute_names == ("class_0", "class_1", "class_2")
+    assert dataset.labels.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]]
+
+
+def test_stylegan_class_labels_take_attribute_names(tmp_path):
+    names = write_folder(tmp_path, random_images(3))
+    labels = [[n, i] for i, n in enumerate(names)]
+    (tmp_path / "dataset.json").write_text(json.dumps({"attribute_names": ["Bag", "Coat", "Dress"], "labels": labels}))
+    dataset = open_dataset(tmp_path)
+    assert dataset.attribute_names == ("Bag", "Coat", "Dress")
+    assert dataset.label(1).tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [({"labels_from": [-1, 0, 1]}, "integers >= 0"), ({"labels_from": [0, 1.5, 1]}, "integers >= 0"),
+     ({"labels_from": [0, 1, 2], "attribute_names": ["a", "b"]}, "2 attribute names for 3 classes")],
+)  # fmt: skip
+def test_stylegan_class_labels_bad(tmp_path, doc, message):
+    names = write_folder(tmp_path, random_images(3))
+    body = {"labels": [[n, v] for n, v in zip(names, doc.pop("labels_from"), strict=True)], **doc}
+    (tmp_path / "dataset.json").write_text(json.dumps(body))
+    with pytest.raises(DatasetError, match=message):
+        open_dataset(tmp_path)
 
 
 def test_stylegan_null_labels_mean_unlabelled(tmp_path):

@@ -1,0 +1,184 @@
+"""Issue 13, item 2: which training recipe keeps a small StyleGAN2 diverse on real data?
+
+Every arm trains the same data for the same ``--kimg`` from the issue's starting point (32 px, batch 32,
+channel_base 1024, no noise inputs, a Genome of 32 x 64 x 8; the recipe that collapsed on
+Fashion-MNIST) and changes one or two things. Each snapshot's health (`genomekit train --health`, on
+the ``--classifiers`` set trained on the same data) holds the diversity of G_ema's samples against the
+reals', FD on classifier features and every attribute's share of samples, so with class labels as
+attributes the per-class shares come for free. Runs resume.
+
+    python scripts/make_fashion_mnist.py --idx fm/usr/share/datasets/fashion-mnist --out fmnist32.zip
+    genomekit classifiers train fmnist32.zip --out fm_cls --resolution 32 --max-minutes 5
+    python scripts/real_data_recipe_experiment.py run --data fmnist32.zip --classifiers fm_cls \\
+        --runs runs/recipe --kimg 20 --arms base,r1g1
+    python scripts/real_data_recipe_experiment.py report --runs runs/recipe --out docs/experiments/recipe
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+START = ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise",
+         "--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]  # fmt: skip
+ARMS = {
+    "base": [],
+    "mapping": ["--latent", "mapping"],
+    "r1g0.1": ["--r1-gamma", "0.1"],
+    "r1g1": ["--r1-gamma", "1"],
+    "r1g10": ["--r1-gamma", "10"],
+    "noise": ["--noise"],
+    "cb2048": ["--channel-base", "2048"],
+    "aug": ["--augment", "translation,color,cutout"],
+    "lr0.001": ["--g-lr", "0.001", "--d-lr", "0.001"],
+    "dlr0.0005": ["--d-lr", "0.0005"],
+    "b16": ["--batch", "16"],
+    "r1g1-mapping": ["--r1-gamma", "1", "--latent", "mapping"],
+}
+COLUMNS = ["arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene_share"]
+
+
+def _genomekit() -> list[str]:
+    return [str(Path(sys.executable).parent / "genomekit")]  # the command of this environment
+
+
+def _flags(arm: str) -> list[str]:
+    """START with the arm's changes; a later flag replaces an earlier one's value."""
+    merged: dict[str, str | None] = {}
+    tokens = START + ARMS[arm]
+    i = 0
+    while i < len(tokens):
+        name = tokens[i]
+        if i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+            merged[name], i = tokens[i + 1], i + 2
+        else:
+            merged[name], i = None, i + 1
+    if "--noise" in merged:
+        merged.pop("--no-noise", None)
+    return [item for name, value in merged.items() for item in ((name,) if value is None else (name, value))]
+
+
+def run(args: argparse.Namespace) -> None:
+    args.runs.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, **({"OMP_NUM_THREADS": "1"} if args.parallel > 1 else {})}
+    running: list[tuple[str, subprocess.Popen, object]] = []
+    failed: list[str] = []
+    for seed in args.seeds:
+        for arm in args.arms:
+            while len(running) >= args.parallel:
+                failed += _reap(running)
+            name = f"{arm}-s{seed}"
+            out = args.runs / name
+            command = _genomekit() + ["train", "--data", str(args.data), "--out", str(out), "--kimg", str(args.kimg),
+                                      "--snap", str(args.snap), "--seed", str(seed),
+                                      "--health-classifiers", str(args.classifiers)] + _flags(arm)  # fmt: skip
+            if (out / "checkpoint.safetensors").is_file():
+                command.append("--resume")
+            log = open(args.runs / f"{name}.log", "a")  # noqa: SIM115 - closed by _reap when the run ends
+            print(f"training {name}", flush=True)
+            running.append((name, subprocess.Popen(command, stdout=log, stderr=log, env=environment), log))
+    while running:
+        failed += _reap(running)
+    if failed:
+        raise SystemExit(f"error: these runs failed (see their .log in {args.runs}): {', '.join(failed)}")
+
+
+def _reap(running: list) -> list[str]:
+    name, process, log = running.pop(0)
+    code = process.wait()
+    log.close()
+    return [] if code == 0 else [name]
+
+
+def gather(runs: Path) -> pd.DataFrame:
+    """One row per (arm, seed, snapshot), with each attribute's share of samples as ``share_<name>``."""
+    frames = []
+    for run in sorted(p for p in runs.iterdir() if (p / "metrics.jsonl").is_file()):
+        arm, seed = run.name.rsplit("-s", 1)
+        rows = []
+        for line in (run / "metrics.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            if "diversity" not in record:
+                continue
+            row = {"arm": arm, "seed": int(seed), **{c: record.get(c) for c in COLUMNS[2:]}}
+            row.update({f"share_{k}": v for k, v in (record.get("sample_frequencies") or {}).items()})
+            rows.append(row)
+        frames.append(pd.DataFrame(rows))
+    if not frames:
+        raise SystemExit(f"error: no run with snapshots under {runs}")
+    table = pd.concat(frames, ignore_index=True)
+    shares = [c for c in table.columns if c.startswith("share_")]
+    if shares:
+        table["min_share"] = table[shares].min(axis=1)
+        table["max_share"] = table[shares].max(axis=1)
+    return table
+
+
+def report(args: argparse.Namespace) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = gather(args.runs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(args.out / "summary.csv", index=False, float_format="%.4g")
+    final = rows.sort_values("kimg").groupby(["arm", "seed"], as_index=False).last()
+    final.to_csv(args.out / "final.csv", index=False, float_format="%.4g")
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    order = [arm for arm in ARMS if arm in set(rows["arm"])]
+    for index, arm in enumerate(order):
+        for seed, group in rows[rows["arm"] == arm].groupby("seed"):
+            style = {"color": f"C{index % 10}", "linestyle": "-" if seed == 0 else "--", "label": f"{arm} s{seed}"}
+            axes[0].plot(group["kimg"], group["diversity"], **style)
+            axes[1].plot(group["kimg"], group["fd_cls"], **style)
+    axes[0].axhline(1.0, color="grey", linewidth=0.8)
+    axes[0].set_ylabel("diversity (sample / real mean pairwise feature distance)")
+    axes[1].set_ylabel("FD on classifier features")
+    axes[1].set_yscale("log")
+    for axis in axes:
+        axis.set_xlabel("kimg")
+        axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(args.out / "diversity_fd.png", dpi=120)
+    plt.close(figure)
+    shown = [
+        c for c in ("arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "min_share", "max_share") if c in final
+    ]
+    print(final[shown].to_string(index=False))
+    print(f"wrote {args.out}/ (summary.csv, final.csv, diversity_fd.png)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("run", help="train (or resume) every arm and seed")
+    train.add_argument("--data", type=Path, required=True)
+    train.add_argument("--classifiers", type=Path, required=True, help="a classifier set trained on --data")
+    train.add_argument("--runs", type=Path, required=True)
+    train.add_argument("--kimg", type=float, default=20.0)
+    train.add_argument("--snap", type=float, default=5.0)
+    train.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0])
+    train.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS))
+    train.add_argument("--parallel", type=int, default=2)
+    summary = commands.add_parser("report", help="gather the runs' snapshots into tables and a figure")
+    summary.add_argument("--runs", type=Path, required=True)
+    summary.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.command == "run":
+        unknown = sorted(set(args.arms) - set(ARMS))
+        if unknown:
+            raise SystemExit(f"error: unknown arms {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
+        run(args)
+    else:
+        report(args)
+
+
+if __name__ == "__main__":
+    main()
