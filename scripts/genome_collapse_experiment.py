@@ -1,7 +1,8 @@
 """Issue 13, item 3: what makes one gene take over the genome? Arms at the same training budget, 2+ seeds.
 
 Every arm trains the shipped recipe (synthetic faces at 32 px, batch 32, channel_base 1024, no noise
-inputs; `scripts/train_default_models.sh`) for the same ``--kimg`` and changes one thing:
+inputs, R1 0.0064: NVlabs' heuristic, genomekit's default before R1 10; MODEL_CARD.md) for the same
+``--kimg`` and changes one thing:
 
     genome      the shipped Genome, 32 genes x 64 variants x 8 (w 256), variants at the full learning rate
     lr0.1       the variants at 0.1 x the learning rate (--genome-lr-mult 0.1)
@@ -12,6 +13,7 @@ inputs; `scripts/train_default_models.sh`) for the same ``--kimg`` and changes o
     g32w512     32 genes x 16 (w 512)
     g64w512     64 genes x 8 (w 512)
     mapping     the mapping-network baseline (w 256)
+    r1g10       a remedy, not a cause: R1 weight 10 (genomekit's default now) instead of 0.0064
 
 Each run keeps the health figures of every snapshot in its metrics.jsonl (top gene and its share of the
 style variance, FD on classifier features, diversity, largest attribute-frequency gap). Runs resume:
@@ -43,6 +45,7 @@ ARMS = {
     "g32w512": ["--genes", "32", "--gene-length", "16"],
     "g64w512": ["--genes", "64", "--gene-length", "8"],
     "mapping": ["--latent", "mapping"],
+    "r1g10": ["--r1-gamma", "10"],
 }
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
 COLUMNS = ["arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene", "top_gene_share"]
@@ -69,7 +72,17 @@ def run_command(args: argparse.Namespace, arm: str, seed: int, data: Path) -> li
         command += ["--resolution", "32", "--batch", "8", "--channel-base", "128", "--channel-max", "16",
                     "--health-samples", "16"]  # fmt: skip
     else:
-        command += ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise"]
+        command += [
+            "--resolution",
+            "32",
+            "--batch",
+            "32",
+            "--channel-base",
+            "1024",
+            "--no-noise",
+            "--r1-gamma",
+            "0.0064",
+        ]
     if (out / "checkpoint.safetensors").is_file():
         command.append("--resume")
     return command + _arm_flags(arm)

@@ -1,8 +1,8 @@
 """Issue 13, item 2: which training recipe keeps a small StyleGAN2 diverse on real data?
 
 Every arm trains the same data for the same ``--kimg`` from the issue's starting point (32 px, batch 32,
-channel_base 1024, no noise inputs, a Genome of 32 x 64 x 8; the recipe that collapsed on
-Fashion-MNIST) and changes one or two things. Each snapshot's health (`genomekit train --health`, on
+channel_base 1024, no noise inputs, R1 0.0064 (NVlabs' heuristic), a Genome of 32 x 64 x 8; the recipe
+that collapsed on Fashion-MNIST) and changes one or two things. Each snapshot's health (`genomekit train --health`, on
 the ``--classifiers`` set trained on the same data) holds the diversity of G_ema's samples against the
 reals', FD on classifier features and every attribute's share of samples, so with class labels as
 attributes the per-class shares come for free. Runs resume.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-START = ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise",
+START = ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise", "--r1-gamma", "0.0064",
          "--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]  # fmt: skip
 ARMS = {
     "base": [],
@@ -39,7 +39,12 @@ ARMS = {
     "lr0.001": ["--g-lr", "0.001", "--d-lr", "0.001"],
     "dlr0.0005": ["--d-lr", "0.0005"],
     "b16": ["--batch", "16"],
-    "r1g1-mapping": ["--r1-gamma", "1", "--latent", "mapping"],
+    "r1g10-mapping": ["--r1-gamma", "10", "--latent", "mapping"],
+    "r1g10-b16": ["--r1-gamma", "10", "--batch", "16"],
+    "r1g10-noise": ["--r1-gamma", "10", "--noise"],
+    "r1g10-lr0.004": ["--r1-gamma", "10", "--g-lr", "0.004", "--d-lr", "0.004"],
+    "r1g10-cb2048": ["--r1-gamma", "10", "--channel-base", "2048"],
+    "r1g100": ["--r1-gamma", "100"],
 }
 COLUMNS = ["arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene_share"]
 

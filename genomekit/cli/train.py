@@ -96,7 +96,9 @@ def train_command(
         float, typer.Option(help="The Genome's variants learn at --g-lr times this (the paper: 1; 0: frozen).")
     ] = 1.0,
     d_lr: Annotated[float, typer.Option(help="Discriminator learning rate.")] = 0.002,
-    r1_gamma: Annotated[float | None, typer.Option(help="R1 weight (default: 0.0002 * res^2 / batch).")] = None,
+    r1_gamma: Annotated[
+        float, typer.Option(help="R1 weight (NVlabs' 'auto' heuristic: 0.0002 * res^2 / batch, 0.0064 at 32 px).")
+    ] = 10.0,
     pl_weight: Annotated[float, typer.Option(help="Path-length regularisation weight (0 = off).")] = 0.0,
     style_mixing: Annotated[float, typer.Option(help="Probability of mixing two codes at a random layer.")] = 0.9,
     augment: Annotated[str, typer.Option(help="Differentiable augmentation, e.g. 'color,translation,cutout'.")] = "",

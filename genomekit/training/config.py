@@ -80,7 +80,9 @@ class TrainConfig:
     genome_lr_mult: float = 1.0  # the Genome's variants learn at g_lr x this (paper: 1; 0: frozen at init)
     d_lr: float = 0.002  # Adam learning rate of the discriminator
     betas: tuple[float, float] = (0.0, 0.99)  # Adam betas, as in StyleGAN2
-    r1_gamma: float | None = None  # R1 weight; None = StyleGAN2's heuristic 0.0002 * res^2 / batch
+    # R1 weight; None = NVlabs' 'auto' heuristic 0.0002 * res^2 / batch. 10 (NVlabs' FFHQ value) by default:
+    # the heuristic's 0.0064 at 32 px mode-collapses small runs on real data (docs/GENOME_HEALTH.md, section 2).
+    r1_gamma: float | None = 10.0
     r1_interval: int = 16  # lazy R1: every this many steps, scaled by the interval
     pl_weight: float = 0.0  # path-length regularisation weight (StyleGAN2 uses 2; off by default)
     pl_interval: int = 4  # lazy path-length regularisation interval

@@ -98,6 +98,14 @@ def test_defaults_are_valid():
     assert TrainConfig.from_dict(config.to_dict()) == config
 
 
+def test_r1_gamma_default_and_nvlabs_heuristic():
+    # 10 by default; None is NVlabs' 'auto' heuristic 0.0002 * res^2 / batch, which old checkpoints store
+    assert train().resolved_r1_gamma == 10.0
+    assert train(r1_gamma=None, batch_size=32).resolved_r1_gamma == pytest.approx(0.0002 * 64**2 / 32)
+    legacy = train(r1_gamma=None).to_dict()
+    assert TrainConfig.from_dict(legacy).r1_gamma is None
+
+
 # -- resuming with other settings ------------------------------------------------------------------
 
 
