@@ -28,12 +28,11 @@ one run on both). Then ``report`` gathers the snapshots into summary.csv, final.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
+from experiment_runs import genomekit_command, run_jobs
 
 ARMS = {
     "genome": [],
@@ -51,10 +50,6 @@ GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "-
 COLUMNS = ["arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene", "top_gene_share"]
 
 
-def _genomekit() -> list[str]:
-    return [str(Path(sys.executable).parent / "genomekit")]  # the command of this environment
-
-
 def _arm_flags(arm: str) -> list[str]:
     flags = list(ARMS[arm])
     if arm == "mapping":
@@ -66,23 +61,14 @@ def _arm_flags(arm: str) -> list[str]:
 
 def run_command(args: argparse.Namespace, arm: str, seed: int, data: Path) -> list[str]:
     out = args.runs / f"{arm}-s{seed}"
-    command = _genomekit() + ["train", "--data", str(data), "--out", str(out), "--kimg", str(args.kimg),
+    command = genomekit_command() + ["train", "--data", str(data), "--out", str(out), "--kimg", str(args.kimg),
                               "--snap", str(args.snap), "--seed", str(seed)]  # fmt: skip
     if args.tiny:
         command += ["--resolution", "32", "--batch", "8", "--channel-base", "128", "--channel-max", "16",
                     "--health-samples", "16"]  # fmt: skip
     else:
-        command += [
-            "--resolution",
-            "32",
-            "--batch",
-            "32",
-            "--channel-base",
-            "1024",
-            "--no-noise",
-            "--r1-gamma",
-            "0.0064",
-        ]
+        command += ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise"]
+    command += ["--r1-gamma", "0.0064"]  # the shipped pair's; an arm may override it (the last value counts)
     if (out / "checkpoint.safetensors").is_file():
         command.append("--resume")
     return command + _arm_flags(arm)
@@ -93,32 +79,10 @@ def run(args: argparse.Namespace) -> None:
     data = args.runs / ("faces32-tiny.zip" if args.tiny else "faces32.zip")
     if not data.is_file():
         images = 64 if args.tiny else 50000
-        subprocess.run(_genomekit() + ["data", "synth-faces", "--out", str(data), "--images", str(images),
-                                       "--resolution", "32", "--seed", "0"], check=True)  # fmt: skip
-    jobs = [(arm, seed) for seed in args.seeds for arm in args.arms]
-    environment = {**os.environ, **({"OMP_NUM_THREADS": "1"} if args.parallel > 1 else {})}
-    running: list[tuple[str, subprocess.Popen, object]] = []
-    failed = []
-    for arm, seed in jobs:
-        while len(running) >= args.parallel:
-            failed += _reap(running)
-        name = f"{arm}-s{seed}"
-        log = open(args.runs / f"{name}.log", "a")  # noqa: SIM115 - closed by _reap when the run ends
-        print(f"training {name}", flush=True)
-        process = subprocess.Popen(run_command(args, arm, seed, data), stdout=log, stderr=log, env=environment)
-        running.append((name, process, log))
-    while running:
-        failed += _reap(running)
-    if failed:
-        raise SystemExit(f"error: these runs failed (see their .log in {args.runs}): {', '.join(failed)}")
-
-
-def _reap(running: list) -> list[str]:
-    """Wait for the first of the running processes to end; the names of those that failed."""
-    name, process, log = running.pop(0)
-    code = process.wait()
-    log.close()
-    return [] if code == 0 else [name]
+        subprocess.run(genomekit_command() + ["data", "synth-faces", "--out", str(data), "--images", str(images),
+                                              "--resolution", "32", "--seed", "0"], check=True)  # fmt: skip
+    jobs = [(f"{arm}-s{seed}", run_command(args, arm, seed, data)) for seed in args.seeds for arm in args.arms]
+    run_jobs(jobs, args.runs, args.parallel)
 
 
 def gather(runs: Path) -> pd.DataFrame:

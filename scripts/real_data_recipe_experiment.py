@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
+from experiment_runs import genomekit_command, run_jobs
 
 START = ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise", "--r1-gamma", "0.0064",
          "--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]  # fmt: skip
@@ -49,10 +47,6 @@ ARMS = {
 COLUMNS = ["arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene_share"]
 
 
-def _genomekit() -> list[str]:
-    return [str(Path(sys.executable).parent / "genomekit")]  # the command of this environment
-
-
 def _flags(arm: str) -> list[str]:
     """START with the arm's changes; a later flag replaces an earlier one's value."""
     merged: dict[str, str | None] = {}
@@ -71,34 +65,17 @@ def _flags(arm: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> None:
     args.runs.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, **({"OMP_NUM_THREADS": "1"} if args.parallel > 1 else {})}
-    running: list[tuple[str, subprocess.Popen, object]] = []
-    failed: list[str] = []
+    jobs = []
     for seed in args.seeds:
         for arm in args.arms:
-            while len(running) >= args.parallel:
-                failed += _reap(running)
-            name = f"{arm}-s{seed}"
-            out = args.runs / name
-            command = _genomekit() + ["train", "--data", str(args.data), "--out", str(out), "--kimg", str(args.kimg),
-                                      "--snap", str(args.snap), "--seed", str(seed),
-                                      "--health-classifiers", str(args.classifiers)] + _flags(arm)  # fmt: skip
+            out = args.runs / f"{arm}-s{seed}"
+            command = genomekit_command() + ["train", "--data", str(args.data), "--out", str(out),
+                                             "--kimg", str(args.kimg), "--snap", str(args.snap), "--seed", str(seed),
+                                             "--health-classifiers", str(args.classifiers)] + _flags(arm)  # fmt: skip
             if (out / "checkpoint.safetensors").is_file():
                 command.append("--resume")
-            log = open(args.runs / f"{name}.log", "a")  # noqa: SIM115 - closed by _reap when the run ends
-            print(f"training {name}", flush=True)
-            running.append((name, subprocess.Popen(command, stdout=log, stderr=log, env=environment), log))
-    while running:
-        failed += _reap(running)
-    if failed:
-        raise SystemExit(f"error: these runs failed (see their .log in {args.runs}): {', '.join(failed)}")
-
-
-def _reap(running: list) -> list[str]:
-    name, process, log = running.pop(0)
-    code = process.wait()
-    log.close()
-    return [] if code == 0 else [name]
+            jobs.append((f"{arm}-s{seed}", command))
+    run_jobs(jobs, args.runs, args.parallel)
 
 
 def gather(runs: Path) -> pd.DataFrame:
