@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -40,3 +41,34 @@ def _reap(running: list) -> list[str]:
     code = process.wait()
     log.close()
     return [] if code == 0 else [name]
+
+
+def experiment_parser(
+    description: str, arms: dict, kimg: float, snap: float, seeds: list[int]
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The `run` / `report` command line the experiment scripts share; returns (parser, its `run` parser)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("run", help="train (or resume) every arm and seed")
+    train.add_argument("--runs", type=Path, required=True)
+    train.add_argument("--kimg", type=float, default=kimg, help="the budget of every run")
+    train.add_argument("--snap", type=float, default=snap)
+    train.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=seeds)
+    train.add_argument("--arms", type=lambda s: s.split(","), default=list(arms))
+    train.add_argument("--parallel", type=int, default=2)
+    summary = commands.add_parser("report", help="gather the runs' snapshots into tables and figures")
+    summary.add_argument("--runs", type=Path, required=True)
+    summary.add_argument("--out", type=Path, required=True)
+    return parser, train
+
+
+def parse_and_dispatch(parser: argparse.ArgumentParser, arms: dict, run, report) -> None:
+    """Parse the command line, refuse unknown arms with one error line, and run or report."""
+    args = parser.parse_args()
+    if args.command == "run":
+        unknown = sorted(set(args.arms) - set(arms))
+        if unknown:
+            raise SystemExit(f"error: unknown arms {', '.join(unknown)}; the arms are {', '.join(arms)}")
+        run(args)
+    else:
+        report(args)

@@ -32,7 +32,7 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
-from experiment_runs import genomekit_command, run_jobs
+from experiment_runs import experiment_parser, genomekit_command, parse_and_dispatch, run_jobs
 
 ARMS = {
     "genome": [],
@@ -133,27 +133,9 @@ def report(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("run", help="train (or resume) every arm and seed")
-    train.add_argument("--runs", type=Path, required=True)
-    train.add_argument("--kimg", type=float, default=60.0, help="the budget of every run")
-    train.add_argument("--snap", type=float, default=10.0)
-    train.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0, 1])
-    train.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS))
-    train.add_argument("--parallel", type=int, default=2)
+    parser, train = experiment_parser(__doc__, ARMS, kimg=60.0, snap=10.0, seeds=[0, 1])
     train.add_argument("--tiny", action="store_true", help="64 images, tiny networks: a smoke test")
-    summary = commands.add_parser("report", help="gather the runs' snapshots into tables and figures")
-    summary.add_argument("--runs", type=Path, required=True)
-    summary.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.command == "run":
-        unknown = sorted(set(args.arms) - set(ARMS))
-        if unknown:
-            raise SystemExit(f"error: unknown arms {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
-        run(args)
-    else:
-        report(args)
+    parse_and_dispatch(parser, ARMS, run, report)
 
 
 if __name__ == "__main__":

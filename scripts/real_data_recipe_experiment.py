@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from experiment_runs import genomekit_command, run_jobs
+from experiment_runs import experiment_parser, genomekit_command, parse_and_dispatch, run_jobs
 
 START = ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise", "--r1-gamma", "0.0064",
          "--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]  # fmt: skip
@@ -138,28 +138,10 @@ def report(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("run", help="train (or resume) every arm and seed")
+    parser, train = experiment_parser(__doc__, ARMS, kimg=20.0, snap=5.0, seeds=[0])
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--classifiers", type=Path, required=True, help="a classifier set trained on --data")
-    train.add_argument("--runs", type=Path, required=True)
-    train.add_argument("--kimg", type=float, default=20.0)
-    train.add_argument("--snap", type=float, default=5.0)
-    train.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0])
-    train.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS))
-    train.add_argument("--parallel", type=int, default=2)
-    summary = commands.add_parser("report", help="gather the runs' snapshots into tables and a figure")
-    summary.add_argument("--runs", type=Path, required=True)
-    summary.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.command == "run":
-        unknown = sorted(set(args.arms) - set(ARMS))
-        if unknown:
-            raise SystemExit(f"error: unknown arms {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
-        run(args)
-    else:
-        report(args)
+    parse_and_dispatch(parser, ARMS, run, report)
 
 
 if __name__ == "__main__":
