@@ -17,12 +17,12 @@ attributes the per-class shares come for free. Runs resume.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pandas as pd
 from experiment_runs import experiment_parser, genomekit_command, parse_and_dispatch, run_jobs
 
+# The issue's recipe; an arm's flags follow it on the command line, and the last value of a flag counts.
 START = ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise", "--r1-gamma", "0.0064",
          "--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]  # fmt: skip
 ARMS = {
@@ -47,22 +47,6 @@ ARMS = {
 COLUMNS = ["arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene_share"]
 
 
-def _flags(arm: str) -> list[str]:
-    """START with the arm's changes; a later flag replaces an earlier one's value."""
-    merged: dict[str, str | None] = {}
-    tokens = START + ARMS[arm]
-    i = 0
-    while i < len(tokens):
-        name = tokens[i]
-        if i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
-            merged[name], i = tokens[i + 1], i + 2
-        else:
-            merged[name], i = None, i + 1
-    if "--noise" in merged:
-        merged.pop("--no-noise", None)
-    return [item for name, value in merged.items() for item in ((name,) if value is None else (name, value))]
-
-
 def run(args: argparse.Namespace) -> None:
     args.runs.mkdir(parents=True, exist_ok=True)
     jobs = []
@@ -71,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
             out = args.runs / f"{arm}-s{seed}"
             command = genomekit_command() + ["train", "--data", str(args.data), "--out", str(out),
                                              "--kimg", str(args.kimg), "--snap", str(args.snap), "--seed", str(seed),
-                                             "--health-classifiers", str(args.classifiers)] + _flags(arm)  # fmt: skip
+                                             "--health-classifiers", str(args.classifiers)] + START + ARMS[arm]  # fmt: skip
             if (out / "checkpoint.safetensors").is_file():
                 command.append("--resume")
             jobs.append((f"{arm}-s{seed}", command))
@@ -80,18 +64,18 @@ def run(args: argparse.Namespace) -> None:
 
 def gather(runs: Path) -> pd.DataFrame:
     """One row per (arm, seed, snapshot), with each attribute's share of samples as ``share_<name>``."""
+    from analysis.train_report import read_metrics
+
     frames = []
     for run in sorted(p for p in runs.iterdir() if (p / "metrics.jsonl").is_file()):
         arm, seed = run.name.rsplit("-s", 1)
-        rows = []
-        for line in (run / "metrics.jsonl").read_text().splitlines():
-            record = json.loads(line)
-            if "diversity" not in record:
-                continue
-            row = {"arm": arm, "seed": int(seed), **{c: record.get(c) for c in COLUMNS[2:]}}
-            row.update({f"share_{k}": v for k, v in (record.get("sample_frequencies") or {}).items()})
-            rows.append(row)
-        frames.append(pd.DataFrame(rows))
+        rows = read_metrics(run)
+        rows = rows[rows["diversity"].notna()] if "diversity" in rows else rows.iloc[:0]
+        shares = pd.DataFrame(list(rows.get("sample_frequencies", [])), index=rows.index).add_prefix("share_")
+        frame = rows.reindex(columns=COLUMNS[2:]).join(shares)
+        frame.insert(0, "arm", arm)
+        frame.insert(1, "seed", int(seed))
+        frames.append(frame)
     if not frames:
         raise SystemExit(f"error: no run with snapshots under {runs}")
     table = pd.concat(frames, ignore_index=True)
