@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(images) != len(labels):
         print(f"error: {len(images)} images but {len(labels)} labels", file=sys.stderr)
         return 2
+    if images.shape[1:] != (28, 28) or labels.min(initial=0) < 0 or labels.max(initial=0) >= len(CLASSES):
+        print(f"error: expected 28x28 images and labels 0-9, got {images.shape[1:]} and "
+              f"{labels.min(initial=0)}-{labels.max(initial=0)}", file=sys.stderr)  # fmt: skip
+        return 2
     onehot = np.eye(len(CLASSES), dtype=np.int64)[labels]
     with zip_dataset_writer(args.out, CLASSES, extra={"source": "Fashion-MNIST, padded 28 -> 32 px"}) as writer:
         for i, (image, label) in enumerate(zip(images, onehot, strict=True)):

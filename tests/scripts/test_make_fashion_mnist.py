@@ -54,11 +54,15 @@ def test_train_split_only(tmp_path):
     assert len(open_dataset(out)) == 2
 
 
-@pytest.mark.parametrize("problem", ["missing", "not idx"])
+@pytest.mark.parametrize("problem", ["missing", "not idx", "label 10", "wrong size"])
 def test_bad_input_is_one_error_line(tmp_path, capsys, problem):
     if problem == "not idx":
         (tmp_path / "train-images-idx3-ubyte").write_bytes(b"hello world")
         _write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(1), compress=False)
+    elif problem == "label 10":
+        _write_split(tmp_path, "train", np.zeros((2, 28, 28)), np.array([3, 10]), compress=True)
+    elif problem == "wrong size":
+        _write_split(tmp_path, "train", np.zeros((2, 20, 20)), np.array([3, 1]), compress=True)
     out = tmp_path / "fm.zip"
     assert _module().main(["--idx", str(tmp_path), "--out", str(out), "--split", "train"]) == 2
     err = capsys.readouterr().err
