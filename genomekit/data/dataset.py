@@ -236,15 +236,15 @@ def _parse_labels(path: Path, meta: bytes, names: list[str]) -> tuple[np.ndarray
 
 
 def _one_hot_classes(path: Path, values: list, names: list) -> tuple[np.ndarray, list[str]]:
-    """StyleGAN's integer class labels as K one-hot attributes: K = the number of ``names`` when given
-    (a dataset may lack the last classes), else the largest class + 1."""
+    """StyleGAN's integer class labels as K one-hot attributes (K = the largest class + 1)."""
     classes = np.asarray(values, dtype=np.float64)
     if (classes < 0).any() or (classes != np.round(classes)).any():
         raise DatasetError(f"{path}: dataset.json class labels must be integers >= 0")
-    seen = int(classes.max()) + 1
-    if names and len(names) < seen:
-        raise DatasetError(f"{path}: dataset.json has {len(names)} attribute names for {seen} classes (0..{seen - 1})")
-    count = len(names) or seen
+    count = int(classes.max()) + 1
+    if names and len(names) != count:
+        raise DatasetError(
+            f"{path}: dataset.json has {len(names)} attribute names for {count} classes (0..{count - 1})"
+        )
     labels = np.eye(count, dtype=np.float32)[classes.astype(np.int64)]
     return labels, [str(n) for n in names] or [f"class_{k}" for k in range(count)]
 

@@ -119,15 +119,6 @@ def test_stylegan_class_labels_take_attribute_names(tmp_path):
     assert dataset.label(1).tolist() == [0, 1, 0]
 
 
-def test_stylegan_class_labels_may_lack_named_classes(tmp_path):
-    names = write_folder(tmp_path, random_images(2))
-    labels = [[n, 0] for n in names]
-    (tmp_path / "dataset.json").write_text(json.dumps({"attribute_names": ["Bag", "Coat", "Dress"], "labels": labels}))
-    dataset = open_dataset(tmp_path)
-    assert dataset.attribute_names == ("Bag", "Coat", "Dress")
-    assert dataset.labels.tolist() == [[1, 0, 0], [1, 0, 0]]
-
-
 @pytest.mark.parametrize(
     ("doc", "message"),
     [({"labels_from": [-1, 0, 1]}, "integers >= 0"), ({"labels_from": [0, 1.5, 1]}, "integers >= 0"),
