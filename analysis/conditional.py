@@ -282,6 +282,23 @@ def evaluate_conditional(
     return table
 
 
+def table4_summary(table: pd.DataFrame) -> list[str]:
+    """Two lines on an ``evaluate_conditional`` table: the mean accuracy over its cells (attribute and value)
+    per temperature, and the cells whose accuracy falls as the temperature goes down."""
+    cells = table.groupby(["attribute", "value"], sort=False)
+    means = table.groupby("temperature")["accuracy"].mean().sort_index(ascending=False)
+    lines = [f"mean accuracy over {cells.ngroups} cells: "
+             + ", ".join(f"T = {t:g}: {a:.1%}" for t, a in means.items())]  # fmt: skip
+    falls = []
+    for (attribute, value), group in cells:
+        group = group.sort_values("temperature", ascending=False)
+        pairs = zip(group.itertuples(), list(group.itertuples())[1:], strict=False)
+        falls += [f"{attribute}={value} ({a.accuracy:.0%} at T = {a.temperature:g}, {b.accuracy:.0%} at "
+                  f"{b.temperature:g})" for a, b in pairs if b.accuracy < a.accuracy]  # fmt: skip
+    lines.append(f"falls as T goes down: {'; '.join(falls) if falls else 'none'}")
+    return lines
+
+
 def _accuracy_diversity_plot(table: pd.DataFrame, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -235,6 +235,23 @@ def gene_edit_figure(
 class ReportResult:
     out: Path
     files: tuple[str, ...]
+    spread: str = ""  # how the attributes' top genes spread over the genome (``top_gene_spread``)
+
+
+def top_gene_spread(frame: pd.DataFrame) -> tuple[int, int, int]:
+    """(distinct top genes over the attributes, the gene that is the top gene of the most, how many).
+
+    ``frame`` is ``scores_frame``'s: one row per (attribute, gene) with its ``rank`` (1 = top gene).
+    Ties go to the lower gene index."""
+    counts = frame.loc[frame["rank"] == 1, "gene"].value_counts()
+    most = int(counts.max())
+    return len(counts), int(counts[counts == most].index.min()), most
+
+
+def _spread_sentence(frame: pd.DataFrame, attributes: int) -> str:
+    distinct, gene, most = top_gene_spread(frame)
+    return (f"Top genes: {distinct} distinct over the {attributes} attributes; gene {gene} is the top gene of "
+            f"{most} of them ({most / attributes:.0%}).")  # fmt: skip
 
 
 def write_report(
@@ -331,15 +348,16 @@ def write_report(
 
     counts = stats.totals.counts
     low_variants = int((counts < min_count).sum())
-    _write_pages(out, stats_dir, stats, attributes, top, corr_real is not None, edits, low_variants, min_count)
+    spread = _spread_sentence(frame, len(attributes))
+    _write_pages(out, stats_dir, stats, attributes, top, corr_real is not None, edits, low_variants, min_count, spread)
     files += ["index.md", "index.html"]
-    return ReportResult(out=out, files=tuple(files))
+    return ReportResult(out=out, files=tuple(files), spread=spread)
 
 
 EDIT_VARIANTS = 7  # variants per row of a gene-edit figure
 
 
-def _write_pages(out, stats_dir, stats, attributes, top, has_real, edits, low_variants, min_count) -> None:
+def _write_pages(out, stats_dir, stats, attributes, top, has_real, edits, low_variants, min_count, spread) -> None:
     """index.md and index.html: the same text, images and top-genes table, each from its template."""
     g, v, d = stats.genome_shape
     text = {
@@ -347,6 +365,7 @@ def _write_pages(out, stats_dir, stats, attributes, top, has_real, edits, low_va
         f"{len(attributes)} attributes. Variants seen fewer than {min_count} times: {low_variants}.",
         "score_note": "Gene standard score: the mean over a gene's variants of |p(a | variant) - the gene's mean| "
         "divided by the standard deviation of p(a | variant) over the whole codebook (see `genomekit.stats.scores`).",
+        "spread": spread,
         "floor_note": "The noise floor is the score a gene without effect gets from sampling noise alone at this "
         "sample count (`genomekit.stats.scores.noise_floor`); a top gene near its floor is not distinguishable "
         "from noise: collect more samples.",
@@ -414,6 +433,8 @@ $score_note
 
 ## Top genes per attribute
 
+$spread
+
 $floor_note
 
 $top_genes
@@ -439,6 +460,7 @@ _HTML_PAGE = string.Template(
 <p><img src="polar.png" alt="polar plot" style="max-width:100%"></p>
 <p><img src="heatmap.png" alt="heatmap" style="max-width:100%"></p>
 <h2>Top genes per attribute</h2>
+<p>$spread</p>
 <p>$floor_note</p>
 $top_genes
 <h2>Attribute correlations</h2>

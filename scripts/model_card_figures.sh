@@ -1,21 +1,41 @@
 #!/usr/bin/env bash
-# The figures of genomekit/assets/models/MODEL_CARD.md, from the shipped models: Fréchet distance on
-# classifier features to the training faces, statistics, conditional accuracy per temperature (Table 4's
-# form) and the disentanglement probes (Table 2's form). About 25 minutes on 2 CPU cores.
+# The figures of genomekit/assets/models/MODEL_CARD.md, from the shipped models, with the commands a
+# user runs; each step's output lands in $OUT (default runs/default/card) and a step whose output is
+# there is skipped, so re-running resumes. About 40 minutes on 2 CPU cores.
+#   quality        metrics fid --features classifier: FD_cls, 10,000 generated vs 10,000 training faces
+#   frequencies    metrics health: every attribute's frequency, generated vs real, the largest gap
+#   top genes      collect-stats (100,000 samples) + report: distinct top genes and the largest share
+#   Table 4        evaluate-conditional at T = 1, 0.5, 0.3, 256 samples per cell: the paper's 10
+#                  attributes, then six more
+#   Table 2        probe, 50,000 samples per model (the paper's protocol)
 # RUNS (default runs/default) holds faces32.zip from scripts/train_default_models.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GK=.venv/bin/genomekit
 RUNS=${RUNS:-runs/default}
 OUT=${OUT:-$RUNS/card}
+DATA=$RUNS/faces32.zip
 mkdir -p "$OUT"
-[ -f "$RUNS/faces32.zip" ] || $GK data synth-faces --out "$RUNS/faces32.zip" --images 50000 --resolution 32 --seed 0
+[ -f "$DATA" ] || $GK data synth-faces --out "$DATA" --images 50000 --resolution 32 --seed 0
+PAPER=Male,Bags_Under_Eyes,High_Cheekbones,Smiling,Big_Nose,Mouth_Slightly_Open,Young,Wearing_Lipstick,Attractive,Eyeglasses
+MORE=Blond_Hair,Black_Hair,Bald,Wearing_Hat,Heavy_Makeup,Gray_Hair
+step() {  # step OUTPUT COMMAND...: run COMMAND (its stdout also into OUTPUT) unless OUTPUT exists
+  local output=$1
+  shift
+  [ -s "$output" ] && { echo "have $output"; return; }
+  "$@" | tee "$output.tmp" && mv "$output.tmp" "$output"
+}
 for m in default default-mapping; do
-  $GK metrics fid --model $m --data "$RUNS/faces32.zip" --features classifier --classifiers default \
-    --samples 10000 --real-samples 10000 --no-progress | tee "$OUT/fd_$m.txt"
+  step "$OUT/fd_$m.txt" $GK metrics fid --model $m --data "$DATA" --features classifier --classifiers default \
+    --samples 10000 --real-samples 10000 --no-progress
+  step "$OUT/health_$m.txt" $GK metrics health --model $m --data "$DATA" --samples 10000 --out "$OUT/health_$m.csv" \
+    --no-progress
 done
-$GK collect-stats --model default --samples 100000 --out "$OUT/stats" --no-progress
-$GK report "$OUT/stats" --out "$OUT/report" --model default --data "$RUNS/faces32.zip"
-$GK evaluate-conditional --model default --stats "$OUT/stats" --out "$OUT/eval" \
-  --attr smiling --attr eyeglasses --attr blond-hair --attr male --samples 512
-$GK probe --genome default --mapping default-mapping --samples 20000 --out "$OUT/probes" --no-progress
+step "$OUT/stats.txt" $GK collect-stats --model default --samples 100000 --out "$OUT/stats" --no-progress
+step "$OUT/report.txt" $GK report --stats "$OUT/stats" --out "$OUT/report" --model default --data "$DATA" --no-progress
+step "$OUT/table4.txt" $GK evaluate-conditional --model default --stats "$OUT/stats" --out "$OUT/table4" \
+  --attr "$PAPER" --temps 1,0.5,0.3 --samples 256 --no-progress
+step "$OUT/table4_more.txt" $GK evaluate-conditional --model default --stats "$OUT/stats" --out "$OUT/table4_more" \
+  --attr "$MORE" --temps 1,0.5,0.3 --samples 256 --no-progress
+step "$OUT/probes.txt" $GK probe --genome default --mapping default-mapping --samples 50000 --out "$OUT/probes" \
+  --no-progress

@@ -101,6 +101,7 @@ def report_command(
             allow_other_model=allow_other_model,
             progress=bar,
         )
+    typer.echo(result.spread)
     typer.echo(f"wrote {len(result.files)} files; open {out / 'index.html'}")
 
 
@@ -190,7 +191,7 @@ def evaluate_conditional_command(
 
         genomekit evaluate-conditional --model default --stats out/demo/stats --attr smiling --attr male --out eval/
     """
-    from analysis.conditional import evaluate_conditional
+    from analysis.conditional import evaluate_conditional, table4_summary
     from analysis.inputs import load_stats_classifiers, resolve_conditions
     from genomekit.training import load_checkpoint
 
@@ -228,6 +229,8 @@ def evaluate_conditional_command(
             progress=bar,
         )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for line in table4_summary(table):
+        typer.echo(line)
     typer.echo(f"wrote {out / 'conditional.csv'} and conditional.png")
 
 

@@ -1,4 +1,5 @@
-"""Commands: ``metrics fid``: FID / FD_cls and KID of a generator against a dataset."""
+"""Commands: ``metrics fid`` (FID / FD_cls and KID of a generator against a dataset) and ``metrics health``
+(a training snapshot's health figures: FD_cls, diversity, attribute frequencies, top gene)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from typing import Annotated
 import typer
 
 from genomekit.cli import app
-from genomekit.cli.common import Device, Seed, check_positive, command, resolve_device, setup_logging
+from genomekit.cli.common import (
+    Device,
+    Seed,
+    check_output_file,
+    check_positive,
+    command,
+    resolve_device,
+    setup_logging,
+)
 
 metrics_app = typer.Typer(help="Image-quality metrics: FID, KID, FD on classifier features.", no_args_is_help=True)
 app.add_typer(metrics_app, name="metrics")
@@ -145,3 +154,90 @@ def fid_command(
         )
     typer.echo(result.format())
     typer.echo(f"{result.seconds:.1f} s")
+
+
+@command(metrics_app, "health")
+def health_command(
+    model: Annotated[
+        Path, typer.Option(help="Generator checkpoint (training or inference), or 'default' / 'default-mapping'.")
+    ],
+    data: Annotated[Path, typer.Option(help="The real images: a dataset folder or zip, at the model's resolution.")],
+    samples: Annotated[
+        int, typer.Option(help="Generated images, compared with as many real ones (the dataset's first, in order).")
+    ] = 10_000,
+    classifiers: Annotated[
+        str, typer.Option(help="Classifier set that scores both, or 'default' (by the model's resolution).")
+    ] = "default",
+    out: Annotated[
+        Path | None, typer.Option(help="CSV of every attribute's frequency, generated and real, and their gap.")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Images per forward pass; does not change the result.")] = 128,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the generated codes; the default is a training snapshot's.")
+    ] = 0x5EED,
+    device: Device = "auto",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """A training snapshot's health figures for any model, at any sample count.
+
+    FD on classifier features (as `metrics fid --features classifier`), diversity (mean pairwise
+    feature distance of samples over that of real images; far below 1 is mode collapse), each
+    attribute's frequency (p > 0.5) among generated and real images with the largest gap, and for a
+    Genome the top gene's share of the style variance. With --samples 1024 and the default seed a
+    training checkpoint gives the figures its last snapshot wrote to metrics.jsonl. Example:
+
+        genomekit metrics health --model default --data faces32.zip --samples 10000 --out health.csv
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from classifiers import load_classifier_set
+    from genomekit.data import open_dataset
+    from genomekit.errors import UserError
+    from genomekit.fileio import atomic_write
+    from genomekit.training import load_generator
+    from genomekit.training.health import genome_health, real_reference, sample_health
+
+    setup_logging()
+    check_positive(samples, "--samples", 2)
+    check_positive(batch, "--batch")
+    if out is not None:
+        check_output_file(out, inputs=(Path(data),))
+    device = resolve_device(device)
+    generator_model = load_generator(model, device=device)
+    resolution = generator_model.config.resolution
+    dataset = open_dataset(data)
+    if dataset.resolution != resolution:
+        raise UserError(
+            f"--data {data} holds {dataset.resolution}x{dataset.resolution} images but --model {model} makes "
+            f"{resolution}x{resolution} ones; compare against a dataset at the model's resolution"
+        )
+    classifier_set = load_classifier_set(classifiers, device=device, resolution=resolution)
+    names = tuple(classifier_set.attribute_names)
+    total = 2 * min(samples, len(dataset))
+    with tqdm(total=total, desc="health", unit="img", disable=not progress, leave=False) as bar:
+        reference = real_reference(dataset, classifier_set, samples, batch_size=batch, on_batch=bar.update)
+        figures = sample_health(
+            generator_model, classifier_set, reference, names, batch_size=batch, seed=seed, on_batch=bar.update
+        )
+    generated = pd.Series(figures["sample_frequencies"])
+    table = pd.DataFrame({"attribute": names, "generated": generated[list(names)].to_numpy(),
+                          "data": reference.frequencies})  # fmt: skip
+    table["gap"] = (table["generated"] - table["data"]).abs()
+    table = table.sort_values("gap", ascending=False, kind="stable")
+    worst = table.iloc[0]
+    typer.echo(f"FD_cls {figures['fd_cls']:.4f}  ({reference.count} generated vs the first {reference.count} "
+               f"images of {data}, classifier set {classifier_set.source})")  # fmt: skip
+    typer.echo(f"diversity {figures['diversity']:.3f}  (pairwise feature distance, samples over real images)")
+    typer.echo(f"largest attribute-frequency gap {worst.gap:.3f}: {worst.attribute}, {worst.generated:.1%} "
+               f"generated vs {worst.data:.1%} real; {int((table['gap'] <= 0.08).sum())} of {len(table)} "
+               f"attributes within 0.08")  # fmt: skip
+    if generator_model.genome_shape is not None:
+        genome = genome_health(generator_model)
+        typer.echo(f"top gene {genome['top_gene']}: {genome['top_gene_share']:.1%} of the style variance "
+                   f"(an even split: {1 / generator_model.genome_shape[0]:.1%})")  # fmt: skip
+    typer.echo(table.head(10).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if out is not None:
+        with atomic_write(out, "w") as f:
+            table.to_csv(f, index=False, float_format="%.5g")
+        typer.echo(f"wrote {out}")

@@ -21,6 +21,7 @@ Everything is a function of the weights and fixed seeds, so a resumed run writes
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,13 +107,18 @@ def _score(classifiers, images: Tensor, batch_size: int = 256) -> tuple[Tensor, 
 
 
 @torch.no_grad()
-def real_reference(dataset, classifiers, samples: int, batch_size: int = 256) -> Reference:
-    """Statistics of the first ``samples`` images of ``dataset`` (in order) under ``classifiers``."""
+def real_reference(
+    dataset, classifiers, samples: int, batch_size: int = 256, on_batch: Callable[[int], object] | None = None
+) -> Reference:
+    """Statistics of the first ``samples`` images of ``dataset`` (in order) under ``classifiers``;
+    ``on_batch(n)`` after each batch of n images."""
     count = min(samples, len(dataset))
-    parts = [
-        _score(classifiers, torch.stack([dataset[i] for i in range(start, min(start + batch_size, count))]) / 127.5 - 1)
-        for start in range(0, count, batch_size)
-    ]  # a batch of images in memory at a time (1,024 at 256 px would be 0.8 GB)
+    parts = []  # a batch of images in memory at a time (1,024 at 256 px would be 0.8 GB)
+    for start in range(0, count, batch_size):
+        indices = range(start, min(start + batch_size, count))
+        parts.append(_score(classifiers, torch.stack([dataset[i] for i in indices]) / 127.5 - 1))
+        if on_batch is not None:
+            on_batch(len(indices))
     probs, feats = torch.cat([p for p, _ in parts]), torch.cat([f for _, f in parts])
     mean, covariance, frequencies, pairwise = _summaries(probs, feats)
     return Reference(mean=mean, covariance=covariance, frequencies=frequencies, pairwise=pairwise, count=count)
@@ -120,19 +126,30 @@ def real_reference(dataset, classifiers, samples: int, batch_size: int = 256) ->
 
 @torch.no_grad()
 def sample_health(
-    G: Generator, classifiers, reference: Reference, attributes: tuple[str, ...], batch_size: int = 128
+    G: Generator,
+    classifiers,
+    reference: Reference,
+    attributes: tuple[str, ...],
+    batch_size: int = 128,
+    seed: int = HEALTH_SEED,
+    on_batch: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
-    """FD on classifier features, diversity and attribute-frequency gap of G's samples vs the reference."""
+    """FD on classifier features, diversity and attribute-frequency gap of G's samples vs the reference.
+
+    As many samples as the reference has images, from codes drawn with ``seed``; ``on_batch(n)`` after
+    each batch of n images."""
     from genomekit.inference import render
     from genomekit.metrics.frechet import frechet_distance
 
     device = next(G.parameters()).device
-    rng = torch.Generator(device=device).manual_seed(HEALTH_SEED)
+    rng = torch.Generator(device=device).manual_seed(seed)
     codes = G.sample_codes(reference.count, rng)
-    parts = [
-        _score(classifiers, render(G, codes[start : start + batch_size], batch_size).clamp(-1, 1))
-        for start in range(0, len(codes), batch_size)
-    ]  # a batch of images in memory at a time
+    parts = []  # a batch of images in memory at a time
+    for start in range(0, len(codes), batch_size):
+        batch = codes[start : start + batch_size]
+        parts.append(_score(classifiers, render(G, batch, batch_size).clamp(-1, 1)))
+        if on_batch is not None:
+            on_batch(len(batch))
     probs, feats = torch.cat([p for p, _ in parts]), torch.cat([f for _, f in parts])
     mean, covariance, frequencies, pairwise = _summaries(probs, feats)
     gaps = np.abs(frequencies - reference.frequencies)

@@ -222,3 +222,16 @@ def test_prune_measures_with_the_recorded_set_and_reports_progress(tiny_world, l
     assert explicit.fd_before == pytest.approx(result.fd_before)
     assert torch.equal(model.generator().latent.genes, genes)  # the loaded model is left as it was
     assert not torch.equal(load_checkpoint(tmp_path / "p.safetensors").generator().latent.genes, genes)
+
+
+def test_table4_summary_gives_the_mean_per_temperature_and_every_fall():
+    from analysis.conditional import table4_summary
+
+    rows = [("Bald", "yes", 1.0, 0.24), ("Bald", "yes", 0.5, 0.51), ("Bald", "yes", 0.3, 0.45),
+            ("Bald", "no", 1.0, 0.99), ("Bald", "no", 0.5, 0.99), ("Bald", "no", 0.3, 1.0)]  # fmt: skip
+    table = pd.DataFrame(rows, columns=["attribute", "value", "temperature", "accuracy"]).sample(frac=1, random_state=0)
+    means, falls = table4_summary(table)
+    assert means == "mean accuracy over 2 cells: T = 1: 61.5%, T = 0.5: 75.0%, T = 0.3: 72.5%"
+    assert falls == "falls as T goes down: Bald=yes (51% at T = 0.5, 45% at 0.3)"  # equal is no fall
+    table.loc[table["accuracy"] == 0.45, "accuracy"] = 0.6
+    assert table4_summary(table)[1] == "falls as T goes down: none"

@@ -108,3 +108,26 @@ def test_both_pages_show_the_top_genes_table_and_every_figure(loaded, tmp_path):
     assert re.findall(r"!\[[^]]*\]\(([^)]*)\)", markdown) == figures
     assert re.findall(r'<img src="([^"]*)"', page) == figures
     assert "**Male**: gene" in markdown and "<strong>Male</strong>: gene" in page
+
+
+def test_top_gene_spread_counts_each_attributes_top_gene():
+    from analysis.report import top_gene_spread
+
+    top = {"a": 3, "b": 3, "c": 5, "d": 1, "e": 5}  # genes 3 and 5 tie at 2; the lower index is named
+    frame = pd.DataFrame(
+        [{"attribute": a, "gene": g, "rank": 1} for a, g in top.items()]
+        + [{"attribute": a, "gene": 7, "rank": 2} for a in top]  # second-ranked genes do not count
+    )
+    assert top_gene_spread(frame) == (3, 3, 2)
+
+
+def test_the_pages_and_the_result_state_the_top_gene_spread(loaded, tmp_path):
+    out = tmp_path / "r"
+    result = write_report(loaded["stats"], out)
+    top = pd.read_csv(out / "top_genes.csv")
+    counts = top[top["rank"] == 1]["gene"].value_counts()
+    gene = min(g for g, c in counts.items() if c == counts.max())
+    sentence = (f"Top genes: {len(counts)} distinct over the {top['attribute'].nunique()} attributes; gene {gene} "
+                f"is the top gene of {counts.max()} of them")  # fmt: skip
+    assert result.spread.startswith(sentence)
+    assert sentence in (out / "index.md").read_text() and sentence in (out / "index.html").read_text()

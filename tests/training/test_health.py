@@ -4,8 +4,10 @@ sample figures against a plain numpy reference, and snapshots that carry them (d
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -22,7 +24,10 @@ def _styles(G, sequences):
 
 @torch.no_grad()
 def test_style_share_is_the_variance_each_gene_adds_to_the_styles():
-    G = load_generator("default")
+    # the first shipped Genome (until December 2026), whose collapse issue 13 measured
+    G = load_generator(
+        Path(__file__).resolve().parents[1] / "fixtures" / "shipped_v1" / "synth_faces_genome.safetensors"
+    )
     health = genome_health(G)
     num_genes, num_variants = G.latent.num_genes, G.latent.num_variants
     base = torch.zeros(num_genes, dtype=torch.long)
@@ -33,7 +38,7 @@ def test_style_share_is_the_variance_each_gene_adds_to_the_styles():
         variance.append(_styles(G, sequences).double().var(dim=0, unbiased=False).sum())
     variance = torch.stack(variance)
     np.testing.assert_allclose(health["gene_style_share"], (variance / variance.sum()).numpy(), atol=2e-5)
-    # the shipped model's collapse (issue 13): gene 3 carries about a third
+    # its collapse: gene 3 carries about a third
     assert health["top_gene"] == 3 and health["top_gene_share"] == pytest.approx(0.325, abs=0.002)
     spread = G.latent.genes.double().std(dim=1, unbiased=False).square().mean(1).sqrt()
     np.testing.assert_allclose(health["gene_spread"], spread.numpy(), atol=1e-5)
@@ -99,7 +104,7 @@ def test_snapshots_carry_health_and_resume_reproduces_it(tiny_dataset, tmp_path)
 
 
 @pytest.mark.slow
-def test_train_report_plots_the_run(tiny_dataset, tmp_path):
+def test_train_report_plots_the_run_and_metrics_health_repeats_its_last_snapshot(tiny_dataset, tmp_path):
     from typer.testing import CliRunner
 
     from classifiers import load_classifier_set
@@ -120,3 +125,20 @@ def test_train_report_plots_the_run(tiny_dataset, tmp_path):
     assert f"| {last['top_gene']} |" in (run / "train_report.md").read_text()
     missing = CliRunner().invoke(app, ["train-report", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and missing.output.startswith("error: ") and "no metrics.jsonl" in missing.output
+
+    # `metrics health` at the snapshot's sample count and seed repeats the last snapshot's figures.
+    csv = tmp_path / "health.csv"
+    health = CliRunner().invoke(app, ["metrics", "health", "--model", str(run / "checkpoint.safetensors"),
+                                      "--data", str(tiny_dataset), "--samples", "16", "--out", str(csv),
+                                      "--device", "cpu", "--no-progress"])  # fmt: skip
+    assert health.exit_code == 0, health.output
+    lines = health.output.splitlines()
+    assert lines[0].startswith(f"FD_cls {last['fd_cls']:.4f}  (16 generated vs the first 16 images")
+    assert lines[1].startswith(f"diversity {last['diversity']:.3f}")
+    assert lines[2].startswith(f"largest attribute-frequency gap {last['freq_gap']:.3f}: {last['freq_gap_attribute']}")
+    assert lines[3].startswith(f"top gene {last['top_gene']}: {last['top_gene_share']:.1%} of the style variance")
+    table = pd.read_csv(csv)
+    assert table["attribute"].tolist()[0] == last["freq_gap_attribute"] and table["gap"].is_monotonic_decreasing
+    generated = table.set_index("attribute")["generated"]
+    assert {a: round(v, 4) for a, v in generated.items()} == pytest.approx(last["sample_frequencies"], abs=1e-4)
+    np.testing.assert_allclose(table["gap"], (table["generated"] - table["data"]).abs(), atol=1e-4)
