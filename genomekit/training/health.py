@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,6 +31,9 @@ from torch import Tensor
 
 from genomekit.networks import Generator
 from genomekit.networks.layers import EqualizedLinear
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HEALTH_SEED = 0x5EED  # the codes of every snapshot's health samples
 PAIRWISE = 512  # samples whose pairwise distances measure diversity
@@ -161,6 +164,44 @@ def sample_health(
         "freq_gap_attribute": attributes[worst],
         "sample_frequencies": {a: round(float(v), 4) for a, v in zip(attributes, frequencies, strict=True)},
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelHealth:
+    """``measure_health``'s result: a snapshot's figures for any model at any sample count."""
+
+    figures: dict[str, Any]  # sample_health's, and genome_health's for a Genome
+    frequencies: pd.DataFrame  # one row per attribute: generated, data, gap; the largest gap first
+    count: int  # generated images, and as many real ones
+
+
+def measure_health(
+    G: Generator,
+    classifiers,
+    dataset,
+    samples: int,
+    *,
+    batch_size: int = 128,
+    seed: int = HEALTH_SEED,
+    on_batch: Callable[[int], object] | None = None,
+) -> ModelHealth:
+    """What a training snapshot measures (``HealthMonitor``), for any model and sample count: ``samples``
+    generated images (codes from ``seed``) against the dataset's first ``samples`` images, both scored
+    by ``classifiers`` on G's device; ``on_batch(n)`` after each batch of n images, real or generated."""
+    import pandas as pd
+
+    names = tuple(classifiers.attribute_names)
+    reference = real_reference(dataset, classifiers, samples, batch_size=batch_size, on_batch=on_batch)
+    figures = sample_health(G, classifiers, reference, names, batch_size=batch_size, seed=seed, on_batch=on_batch)
+    if G.genome_shape is not None:
+        figures.update(genome_health(G))
+    generated = figures["sample_frequencies"]
+    frequencies = pd.DataFrame(
+        {"attribute": names, "generated": [generated[a] for a in names], "data": reference.frequencies}
+    )
+    frequencies["gap"] = (frequencies["generated"] - frequencies["data"]).abs()
+    frequencies = frequencies.sort_values("gap", ascending=False, kind="stable", ignore_index=True)
+    return ModelHealth(figures=figures, frequencies=frequencies, count=reference.count)
 
 
 class HealthMonitor:
