@@ -1,8 +1,9 @@
 """Issue 13, item 3: what makes one gene take over the genome? Arms at the same training budget, 2+ seeds.
 
 Every arm trains the shipped recipe (synthetic faces at 32 px, batch 32, channel_base 1024, no noise
-inputs, R1 0.0064: NVlabs' heuristic, genomekit's default before R1 10; MODEL_CARD.md) for the same
-``--kimg`` and changes one thing:
+inputs, R1 ``--base-r1``: 10, genomekit's default and the shipped pair's since December 2026; 0.0064,
+NVlabs' heuristic, is the first shipped pair's and that of the runs in docs/experiments/collapse_pilot
+and collapse_r1) for the same ``--kimg`` and changes one thing:
 
     genome      the shipped Genome, 32 genes x 64 variants x 8 (w 256), variants at the full learning rate
     lr0.1       the variants at 0.1 x the learning rate (--genome-lr-mult 0.1)
@@ -13,7 +14,8 @@ inputs, R1 0.0064: NVlabs' heuristic, genomekit's default before R1 10; MODEL_CA
     g32w512     32 genes x 16 (w 512)
     g64w512     64 genes x 8 (w 512)
     mapping     the mapping-network baseline (w 256)
-    r1g10       a remedy, not a cause: R1 weight 10 (genomekit's default now) instead of 0.0064
+    r1g10       R1 weight 10 (with --base-r1 0.0064: the remedy of docs/GENOME_HEALTH.md section 2)
+    r1g0.0064   R1 weight 0.0064 (with --base-r1 10: the first shipped pair's)
 
 Each run keeps the health figures of every snapshot in its metrics.jsonl (top gene and its share of the
 style variance, FD on classifier features, diversity, largest attribute-frequency gap). Runs resume:
@@ -21,7 +23,7 @@ re-running continues every unfinished run from its checkpoint, so the budget can
 sessions; ``--parallel 2`` trains two runs at once with one thread each (on 2 cores, faster in all than
 one run on both). Then ``report`` gathers the snapshots into summary.csv, final.csv and three figures.
 
-    python scripts/genome_collapse_experiment.py run --runs runs/collapse --kimg 60 --seeds 0,1
+    python scripts/genome_collapse_experiment.py run --runs runs/collapse --kimg 100 --seeds 0,1
     python scripts/genome_collapse_experiment.py report --runs runs/collapse --out docs/experiments/collapse
 """
 
@@ -45,6 +47,7 @@ ARMS = {
     "g64w512": ["--genes", "64", "--gene-length", "8"],
     "mapping": ["--latent", "mapping"],
     "r1g10": ["--r1-gamma", "10"],
+    "r1g0.0064": ["--r1-gamma", "0.0064"],
 }
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
 COLUMNS = ["arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene", "top_gene_share"]
@@ -68,7 +71,7 @@ def run_command(args: argparse.Namespace, arm: str, seed: int, data: Path) -> li
                     "--health-samples", "16"]  # fmt: skip
     else:
         command += ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise"]
-    command += ["--r1-gamma", "0.0064"]  # the shipped pair's; an arm may override it (the last value counts)
+    command += ["--r1-gamma", str(args.base_r1)]  # an arm may override it (the last value counts)
     if (out / "checkpoint.safetensors").is_file():
         command.append("--resume")
     return command + _arm_flags(arm)
@@ -135,6 +138,7 @@ def report(args: argparse.Namespace) -> None:
 def main() -> None:
     parser, train = experiment_parser(__doc__, ARMS, kimg=60.0, snap=10.0, seeds=[0, 1])
     train.add_argument("--tiny", action="store_true", help="64 images, tiny networks: a smoke test")
+    train.add_argument("--base-r1", type=float, default=10.0, help="R1 weight of every arm (10; 0.0064 before)")
     parse_and_dispatch(parser, ARMS, run, report)
 
 
