@@ -3,8 +3,10 @@
 One figure (``train_report.png``) with a panel per question: are the losses sane, does quality
 improve (FD on classifier features), do the samples stay diverse (pairwise feature distance against
 the reals'), are attributes generated as often as the data has them (largest frequency gap), and
-does one gene take over the genome (style-variance share per gene, top gene's share). And a short
-Markdown summary (``train_report.md``) of the first and last snapshots.
+does one gene take over the genome (style-variance share per gene, top gene's share), and which
+attribute frequencies swing (the attributes whose share of samples varies most over the second half
+of training, beside the data's share). And a short Markdown summary (``train_report.md``) of the
+first and last snapshots and of those swings.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from genomekit.fileio import atomic_path, atomic_write
 from genomekit.markdown import markdown_table
 
 SUMMARY_COLUMNS = ("kimg", "loss_G", "loss_D", "fd_cls", "diversity", "freq_gap", "top_gene", "top_gene_share")
+SWINGS = 4  # attributes in the frequency panel and the summary
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,38 @@ def read_metrics(run: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def frequency_swings(rows: pd.DataFrame) -> pd.DataFrame:
+    """How far each attribute's share of samples moves over the second half of training.
+
+    Args:
+        rows: ``read_metrics``' snapshots; those without ``sample_frequencies`` are skipped.
+    Returns:
+        One row per attribute: ``low``, ``high`` and ``swing`` (high - low) of its frequency over the
+        snapshots at or after half the last snapshot's kimg; the largest swing first. Empty without
+        sample figures.
+    """
+    if "sample_frequencies" not in rows:
+        return pd.DataFrame(columns=["attribute", "low", "high", "swing"])
+    snapshots = rows[rows["sample_frequencies"].apply(lambda f: isinstance(f, dict))]
+    late = snapshots[snapshots["kimg"] >= rows["kimg"].max() / 2]
+    frequencies = pd.DataFrame(list(late["sample_frequencies"]))  # (snapshots, A)
+    table = pd.DataFrame({"low": frequencies.min(), "high": frequencies.max()})
+    table["swing"] = table["high"] - table["low"]
+    table = table.rename_axis("attribute").reset_index()
+    return table.sort_values("swing", ascending=False, kind="stable", ignore_index=True)
+
+
+def _data_frequencies(run: Path, attributes: list[str]) -> dict[str, float]:
+    """The training images' attribute frequencies from the run's cached health reference, if there is one."""
+    from genomekit.training.health import Reference
+
+    cached = sorted(run.glob("health_reference_*.npz"))
+    if not cached:
+        return {}
+    frequencies = Reference.load(cached[-1]).frequencies
+    return dict(zip(attributes, frequencies.tolist(), strict=True)) if len(frequencies) == len(attributes) else {}
+
+
 def write_train_report(run: str | Path, out: str | Path | None = None) -> TrainReport:
     """Plot and summarise the health of the run in ``run`` into ``out`` (default: the run directory)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -59,7 +94,8 @@ def write_train_report(run: str | Path, out: str | Path | None = None) -> TrainR
     out.mkdir(parents=True, exist_ok=True)
     kimg = rows["kimg"].to_numpy(float)
     panels = [("losses", ["loss_G", "loss_D"]), ("fd_cls", ["fd_cls"]), ("diversity", ["diversity"]),
-              ("freq_gap", ["freq_gap"]), ("genes", ["gene_style_share"])]  # fmt: skip
+              ("freq_gap", ["freq_gap"]), ("genes", ["gene_style_share"]),
+              ("frequencies", ["sample_frequencies"])]  # fmt: skip
     panels = [(name, cols) for name, cols in panels if any(c in rows for c in cols)]
     columns = min(3, len(panels))
     lines = -(-len(panels) // columns)
@@ -71,6 +107,9 @@ def write_train_report(run: str | Path, out: str | Path | None = None) -> TrainR
     for ax, (name, columns) in zip(axes, panels, strict=False):
         if name == "genes":
             _gene_panel(ax, kimg, rows)
+            continue
+        if name == "frequencies":
+            _frequency_panel(ax, Path(run), rows)
             continue
         for column in columns:
             if column in rows:
@@ -110,6 +149,22 @@ def _gene_panel(ax, kimg: np.ndarray, rows: pd.DataFrame) -> None:
     ax.legend(fontsize=7)
 
 
+def _frequency_panel(ax, run: Path, rows: pd.DataFrame) -> None:
+    """The SWINGS attributes whose frequency moves most late in training; dashed: the data's frequency."""
+    snapshots = rows[rows["sample_frequencies"].apply(lambda f: isinstance(f, dict))]
+    frequencies = pd.DataFrame(list(snapshots["sample_frequencies"]))
+    data = _data_frequencies(run, list(frequencies.columns))
+    kimg = snapshots["kimg"].to_numpy(float)
+    for index, attribute in enumerate(frequency_swings(rows)["attribute"][:SWINGS]):
+        ax.plot(kimg, frequencies[attribute].to_numpy(float), color=f"C{index}", marker="o", markersize=3,
+                label=attribute)  # fmt: skip
+        if attribute in data:
+            ax.axhline(data[attribute], color=f"C{index}", linewidth=0.8, linestyle="--")
+    ax.set_title("attribute frequency of samples (dashed: the data's)", fontsize=8)
+    ax.set_xlabel("kimg")
+    ax.legend(fontsize=7)
+
+
 def _summary(run, rows: pd.DataFrame) -> str:
     columns = [c for c in SUMMARY_COLUMNS if c in rows]
     table = rows.iloc[[0, -1]][columns] if len(rows) > 1 else rows[columns]
@@ -117,5 +172,9 @@ def _summary(run, rows: pd.DataFrame) -> str:
     lines.append(markdown_table(table.round(4)))
     if "freq_gap_attribute" in rows:
         lines += ["", f"Largest frequency gap at the last snapshot: {rows['freq_gap_attribute'].iloc[-1]}."]
+    swings = frequency_swings(rows)[:SWINGS]
+    if len(swings):
+        moves = "; ".join(f"{r.attribute} {r.low:.0%} to {r.high:.0%}" for r in swings.itertuples())
+        lines += ["", f"Largest frequency swings over the second half of training: {moves}."]
     lines += ["", "![health over training](train_report.png)", ""]
     return "\n".join(lines)
