@@ -15,6 +15,7 @@ and collapse_r1) for the same ``--kimg`` and changes one thing:
     g64w512     64 genes x 8 (w 512)
     mapping     the mapping-network baseline (w 256)
     r1g10       R1 weight 10 (with --base-r1 0.0064: the remedy of docs/GENOME_HEALTH.md section 2)
+    r1g1        R1 weight 1
     r1g0.0064   R1 weight 0.0064 (with --base-r1 10: the first shipped pair's)
 
 Each run keeps the health figures of every snapshot in its metrics.jsonl (top gene and its share of the
@@ -47,10 +48,12 @@ ARMS = {
     "g64w512": ["--genes", "64", "--gene-length", "8"],
     "mapping": ["--latent", "mapping"],
     "r1g10": ["--r1-gamma", "10"],
+    "r1g1": ["--r1-gamma", "1"],
     "r1g0.0064": ["--r1-gamma", "0.0064"],
 }
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
-COLUMNS = ["arm", "seed", "kimg", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene", "top_gene_share"]
+COLUMNS = ["arm", "seed", "kimg", "loss_D", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene",
+           "top_gene_share"]  # fmt: skip
 
 
 def _arm_flags(arm: str) -> list[str]:
@@ -116,7 +119,8 @@ def report(args: argparse.Namespace) -> None:
     final.to_csv(args.out / "final.csv", index=False, float_format="%.5g")
     order = [arm for arm in ARMS if arm in set(rows["arm"])]
     for column, label in (("fd_cls", "FD on classifier features"), ("top_gene_share", "top gene's share of style variance"),
-                          ("freq_gap", "largest attribute-frequency gap")):  # fmt: skip
+                          ("freq_gap", "largest attribute-frequency gap"),
+                          ("loss_D", "D loss (ln 4 = 1.386: D at chance)")):  # fmt: skip
         figure, axis = plt.subplots(figsize=(7, 4.2))
         for index, arm in enumerate(order):
             runs = rows[rows["arm"] == arm]
@@ -132,7 +136,7 @@ def report(args: argparse.Namespace) -> None:
         figure.savefig(args.out / f"{column}.png", dpi=120)
         plt.close(figure)
     print(final[COLUMNS].to_string(index=False))
-    print(f"wrote {args.out}/ (summary.csv, final.csv, fd_cls.png, top_gene_share.png, freq_gap.png)")
+    print(f"wrote {args.out}/ (summary.csv, final.csv, fd_cls.png, top_gene_share.png, freq_gap.png, loss_D.png)")
 
 
 def main() -> None:
