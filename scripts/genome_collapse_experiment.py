@@ -15,7 +15,7 @@ and collapse_r1) for the same ``--kimg`` and changes one thing:
     g64w512     64 genes x 8 (w 512)
     mapping     the mapping-network baseline (w 256)
     r1g10       R1 weight 10 (with --base-r1 0.0064: the remedy of docs/GENOME_HEALTH.md section 2)
-    r1g1        R1 weight 1
+    r1g1, r1g3  R1 weight 1, 3
     r1g0.0064   R1 weight 0.0064 (with --base-r1 10: the first shipped pair's)
 
 Each run keeps the health figures of every snapshot in its metrics.jsonl (top gene and its share of the
@@ -49,6 +49,7 @@ ARMS = {
     "mapping": ["--latent", "mapping"],
     "r1g10": ["--r1-gamma", "10"],
     "r1g1": ["--r1-gamma", "1"],
+    "r1g3": ["--r1-gamma", "3"],
     "r1g0.0064": ["--r1-gamma", "0.0064"],
 }
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
