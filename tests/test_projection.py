@@ -91,9 +91,15 @@ def test_search_never_worsens_and_repairs_a_perturbed_sequence(shipped, made):
     from genomekit.projection import reconstruction_loss, search_sequences
 
     sequences, targets = made
+    num_variants = shipped.genome_shape[1]
+    # one gene off, the first the sweep visits: it is put back exactly, and nothing then beats a perfect fit
     start = sequences.clone()
-    start[:, 5] = (start[:, 5] + 7) % 64  # two genes off the image's own sequence
-    start[:, 20] = (start[:, 20] + 3) % 64
+    start[:, 0] = (start[:, 0] + 7) % num_variants
+    assert torch.equal(search_sequences(shipped, targets, start, None, sweeps=1), sequences)
+    # two genes off further in: greedy descent may settle on another sequence, but never a worse one
+    start = sequences.clone()
+    start[:, 5] = (start[:, 5] + 7) % num_variants
+    start[:, 20] = (start[:, 20] + 3) % num_variants
     found = search_sequences(shipped, targets, start, None, sweeps=1)
 
     def loss(s):
@@ -101,5 +107,5 @@ def test_search_never_worsens_and_repairs_a_perturbed_sequence(shipped, made):
 
     assert (loss(found) <= loss(start) + 1e-7).all()
     before, after = psnr(render_sequences(shipped, start), targets), psnr(render_sequences(shipped, found), targets)
-    # measured: about 37-38 dB after one sweep (greedy: it may trade other genes on the way)
-    assert (after > 33).all() and (after > before + 5).all(), (before, after)
+    # measured +5 to +7 dB on the first shipped model, +2.4 to +2.8 dB on a Genome with fewer redundant genes
+    assert (after > before + 1).all(), (before, after)
