@@ -8,7 +8,7 @@ Two groups of figures:
   layer applied to w) is the sum of one term per gene, ``trace(A_i C_i A_i^T)`` with ``A_i`` the
   affine's columns that read gene i and ``C_i`` the covariance of gene i's variants. Summed over all
   affine layers, the shares say how much of what modulates the synthesis each gene carries; the top
-  gene's share is the collapse into one gene of issue 13 (32.5% on the shipped model).
+  gene's share is the collapse into one gene of issue 13 (32.5% on the first shipped model).
 * **The samples** (any model, given a classifier set): ``samples`` images of G_ema against cached
   statistics of as many real images, on the classifier set's features and probabilities:
   ``fd_cls`` (Fréchet distance), ``diversity`` (mean pairwise feature distance of the samples over

@@ -30,7 +30,7 @@ def planted(tmp_path_factory):
     model = root / "planted.safetensors"
     save_inference_checkpoint(model, G, D)
     stats = root / "stats"
-    result = invoke("collect-stats", "--model", model, "--out", stats, "--samples", 2048, "--chunk-size", 1024,
+    result = invoke("collect-stats", "--model", model, "--out", stats, "--samples", 8192, "--chunk-size", 4096,
                     "--device", "cpu", "--no-progress")  # fmt: skip
     assert result.exit_code == 0, result.output
     return {"model": model, "stats": stats, "root": root, "gene": kept}

@@ -69,3 +69,8 @@ def test_the_first_shipped_pair_gives_the_images_it_gave_before_network_version_
     images = G(G.sample_codes(2, torch.Generator().manual_seed(0)))
     torch.testing.assert_close(images, golden[f"{name}.images"], atol=1e-5, rtol=0)
     torch.testing.assert_close(load_discriminator(path)(images), golden[f"{name}.logits"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["default", "default-mapping"])
+def test_the_shipped_pair_is_network_version_2(name):
+    assert load_generator(name).config.network_version == 2
