@@ -27,6 +27,23 @@ CPU_DEFAULT_SAMPLES = 2_000  # ~8 min of Inception features on 2 CPU cores; Styl
 GAP_TARGET = 0.08  # `metrics health` counts the attributes whose frequency gap is at most this (issue 13's bar)
 
 
+def _model_and_data(model: Path, data: Path, device: str):
+    """The generator and the dataset of a metric, refused with one line when their resolutions differ."""
+    from genomekit.data import open_dataset
+    from genomekit.errors import UserError
+    from genomekit.training import load_generator
+
+    generator_model = load_generator(model, device=device)
+    resolution = generator_model.config.resolution
+    dataset = open_dataset(data)
+    if dataset.resolution != resolution:
+        raise UserError(
+            f"--data {data} holds {dataset.resolution}x{dataset.resolution} images but --model {model} makes "
+            f"{resolution}x{resolution} ones; compare against a dataset at the model's resolution"
+        )
+    return generator_model, dataset
+
+
 @command(metrics_app, "fid", aliases={"--num": "--samples", "--num-real": "--real-samples"})
 def fid_command(
     model: Annotated[
@@ -88,12 +105,10 @@ def fid_command(
     """
     from tqdm.auto import tqdm
 
-    from genomekit.data import open_dataset
     from genomekit.errors import UserError
     from genomekit.metrics import ClassifierFeatures, compute_fid, default_cache_dir, load_inception
     from genomekit.metrics.inception import find_inception_file
     from genomekit.precision import PRECISIONS, check_precision, configure_backends
-    from genomekit.training import load_generator
 
     setup_logging()
     check_positive(samples, "--samples", 2)
@@ -122,14 +137,8 @@ def fid_command(
     if samples is None:
         samples = 50_000 if device.startswith("cuda") else CPU_DEFAULT_SAMPLES
         notes.append(f"note: {samples:,} generated images (--samples to change)")
-    generator_model = load_generator(model, device=device)
+    generator_model, dataset = _model_and_data(model, data, device)
     resolution = generator_model.config.resolution
-    dataset = open_dataset(data)
-    if dataset.resolution != resolution:
-        raise UserError(
-            f"--data {data} holds {dataset.resolution}x{dataset.resolution} images but --model {model} makes "
-            f"{resolution}x{resolution} ones; compare against a dataset at the model's resolution"
-        )
     if features == "inception":
         extractor = load_inception(inception, device=device)
     else:
@@ -192,10 +201,7 @@ def health_command(
     from tqdm.auto import tqdm
 
     from classifiers import load_classifier_set
-    from genomekit.data import open_dataset
-    from genomekit.errors import UserError
     from genomekit.fileio import atomic_write
-    from genomekit.training import load_generator
     from genomekit.training.health import measure_health
 
     setup_logging()
@@ -204,14 +210,8 @@ def health_command(
     if out is not None:
         check_output_file(out, inputs=(Path(data),))
     device = resolve_device(device)
-    generator_model = load_generator(model, device=device)
+    generator_model, dataset = _model_and_data(model, data, device)
     resolution = generator_model.config.resolution
-    dataset = open_dataset(data)
-    if dataset.resolution != resolution:
-        raise UserError(
-            f"--data {data} holds {dataset.resolution}x{dataset.resolution} images but --model {model} makes "
-            f"{resolution}x{resolution} ones; compare against a dataset at the model's resolution"
-        )
     classifier_set = load_classifier_set(classifiers, device=device, resolution=resolution)
     total = 2 * min(samples, len(dataset))
     with tqdm(total=total, desc="health", unit="img", disable=not progress, leave=False) as bar:
