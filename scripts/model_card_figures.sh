@@ -2,7 +2,7 @@
 # The figures of genomekit/assets/models/MODEL_CARD.md, from the shipped models, with the commands a
 # user runs; each step's output lands in $OUT (default runs/default/card) and a step whose output is
 # there is skipped, so re-running resumes. The steps before the probes take about 17 minutes on one
-# CPU core; the probes (2 x 50,000 samples and 120 MLPs) take longer.
+# CPU core; the probes (2 x 50,000 generated and labelled images, then the fits) take longer.
 #   quality        metrics fid --features classifier: FD_cls, 10,000 generated vs 10,000 training faces
 #   frequencies    metrics health: every attribute's frequency, generated vs real, the largest gap
 #   top genes      collect-stats (100,000 samples) + report: distinct top genes and the largest share
