@@ -27,6 +27,12 @@ CPU_DEFAULT_SAMPLES = 2_000  # ~8 min of Inception features on 2 CPU cores; Styl
 GAP_TARGET = 0.08  # `metrics health` counts the attributes whose frequency gap is at most this (issue 13's bar)
 
 
+MetricModel = Annotated[
+    Path, typer.Option(help="Generator checkpoint (training or inference), or 'default' / 'default-mapping'.")
+]
+MetricData = Annotated[Path, typer.Option(help="The real images: a dataset folder or zip, at the model's resolution.")]
+
+
 def _model_and_data(model: Path, data: Path, device: str):
     """The generator and the dataset of a metric, refused with one line when their resolutions differ."""
     from genomekit.data import open_dataset
@@ -46,10 +52,8 @@ def _model_and_data(model: Path, data: Path, device: str):
 
 @command(metrics_app, "fid", aliases={"--num": "--samples", "--num-real": "--real-samples"})
 def fid_command(
-    model: Annotated[
-        Path, typer.Option(help="Generator checkpoint (training or inference), or 'default' / 'default-mapping'.")
-    ],
-    data: Annotated[Path, typer.Option(help="The real images: a dataset folder or zip, at the model's resolution.")],
+    model: MetricModel,
+    data: MetricData,
     samples: Annotated[
         int | None,
         typer.Option(
@@ -168,10 +172,8 @@ def fid_command(
 
 @command(metrics_app, "health")
 def health_command(
-    model: Annotated[
-        Path, typer.Option(help="Generator checkpoint (training or inference), or 'default' / 'default-mapping'.")
-    ],
-    data: Annotated[Path, typer.Option(help="The real images: a dataset folder or zip, at the model's resolution.")],
+    model: MetricModel,
+    data: MetricData,
     samples: Annotated[
         int, typer.Option(help="Generated images, compared with as many real ones (the dataset's first, in order).")
     ] = 10_000,
