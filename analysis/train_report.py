@@ -73,6 +73,39 @@ def frequency_swings(rows: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("swing", ascending=False, kind="stable", ignore_index=True)
 
 
+def genome_concentration(rows: pd.DataFrame) -> pd.DataFrame:
+    """How concentrated the genome is at each snapshot, beyond the top gene's share.
+
+    Args:
+        rows: ``read_metrics``' snapshots; those without ``gene_style_share`` (mapping runs) are skipped.
+    Returns:
+        One row per Genome snapshot: ``kimg``; ``effective_genes``, the participation ratio
+        1 / sum(s_i^2) of the style shares s_i normalised to sum 1 (the number of genes an even split
+        would need for the same concentration: G when even, 1 when one gene carries all);
+        ``spread_ratio``, the top gene's variant spread over the median spread of the others; and
+        ``leader_since``, the first kimg from which the last snapshot's top gene stays on top.
+    """
+    columns = ["kimg", "effective_genes", "spread_ratio", "leader_since"]
+    if "gene_style_share" not in rows:
+        return pd.DataFrame(columns=columns)
+    genome = rows[rows["gene_style_share"].apply(lambda v: isinstance(v, list))]
+    if genome.empty:
+        return pd.DataFrame(columns=columns)
+    shares = np.array(list(genome["gene_style_share"]), dtype=float)
+    shares /= shares.sum(axis=1, keepdims=True)
+    spreads = np.array(list(genome["gene_spread"]), dtype=float)
+    top = shares.argmax(axis=1)
+    others = np.ones_like(spreads, dtype=bool)
+    others[np.arange(len(top)), top] = False
+    median_others = np.median(spreads[others].reshape(len(top), -1), axis=1)
+    kimg = genome["kimg"].to_numpy(float)
+    changes = np.flatnonzero(top != top[-1])
+    leader_since = kimg[changes[-1] + 1] if len(changes) else kimg[0]
+    return pd.DataFrame({"kimg": kimg, "effective_genes": 1.0 / (shares**2).sum(axis=1),
+                         "spread_ratio": spreads[np.arange(len(top)), top] / median_others,
+                         "leader_since": leader_since})  # fmt: skip
+
+
 def _data_frequencies(run: Path, attributes: list[str]) -> dict[str, float]:
     """The training images' attribute frequencies from the run's cached health reference, if there is one."""
     from genomekit.training.health import Reference

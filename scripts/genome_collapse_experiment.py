@@ -54,7 +54,8 @@ ARMS = {
 }
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
 COLUMNS = ["arm", "seed", "kimg", "loss_D", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene",
-           "top_gene_share"]  # fmt: skip
+           "top_gene_share", "effective_genes", "spread_ratio", "leader_since", "leader_first_rank"]  # fmt: skip
+ARM_FIGURES = ["fd_cls", "diversity", "freq_gap", "top_gene_share", "effective_genes", "spread_ratio"]
 
 
 def _arm_flags(arm: str) -> list[str]:
@@ -94,13 +95,20 @@ def run(args: argparse.Namespace) -> None:
 
 def gather(runs: Path) -> pd.DataFrame:
     """Every snapshot of every run under ``runs``: one row per (arm, seed, snapshot)."""
-    from analysis.train_report import read_metrics
+    from analysis.train_report import genome_concentration, read_metrics
 
     frames = []
     for run in sorted(p for p in runs.iterdir() if (p / "metrics.jsonl").is_file()):
         arm, seed = run.name.rsplit("-s", 1)
         rows = read_metrics(run)
         rows["arm"], rows["seed"] = arm, int(seed)
+        concentration = genome_concentration(rows)
+        if not concentration.empty:
+            rows = rows.merge(concentration, on="kimg", how="left")
+            shares = rows["gene_style_share"].dropna()
+            # where the last snapshot's top gene ranked (1 = on top) at the first snapshot with health
+            first, leader = shares.iloc[0], rows["top_gene"].dropna().iloc[-1]
+            rows["leader_first_rank"] = 1 + sum(value > first[int(leader)] for value in first)
         frames.append(rows.reindex(columns=COLUMNS))
     if not frames:
         raise SystemExit(f"error: no run with snapshots under {runs}")
@@ -119,8 +127,11 @@ def report(args: argparse.Namespace) -> None:
     final = rows.sort_values("kimg").groupby(["arm", "seed"], as_index=False).last()
     final.to_csv(args.out / "final.csv", index=False, float_format="%.5g")
     order = [arm for arm in ARMS if arm in set(rows["arm"])]
+    arms = by_arm(final, order)
+    arms.to_csv(args.out / "arms.csv", index=False, float_format="%.5g")
     for column, label in (("fd_cls", "FD on classifier features"), ("top_gene_share", "top gene's share of style variance"),
                           ("freq_gap", "largest attribute-frequency gap"),
+                          ("effective_genes", "effective number of genes, 1 / sum(share^2)"),
                           ("loss_D", "D loss (ln 4 = 1.386: D at chance)")):  # fmt: skip
         figure, axis = plt.subplots(figsize=(7, 4.2))
         for index, arm in enumerate(order):
@@ -137,7 +148,27 @@ def report(args: argparse.Namespace) -> None:
         figure.savefig(args.out / f"{column}.png", dpi=120)
         plt.close(figure)
     print(final[COLUMNS].to_string(index=False))
-    print(f"wrote {args.out}/ (summary.csv, final.csv, fd_cls.png, top_gene_share.png, freq_gap.png, loss_D.png)")
+    print()
+    print(arms.to_string(index=False))
+    print(
+        f"wrote {args.out}/ (summary.csv, final.csv, arms.csv and fd_cls, top_gene_share, freq_gap, "
+        "effective_genes, loss_D .png)"
+    )
+
+
+def by_arm(final: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """One row per arm: the mean over its seeds of the last snapshot's figures, the seeds, the budget
+    reached, and each seed's top gene (with where it ranked at the first snapshot) as seed:gene(rank)."""
+    rows = []
+    for arm in order:
+        runs = final[final["arm"] == arm].sort_values("seed")
+        row = {"arm": arm, "seeds": len(runs), "kimg": runs["kimg"].min()}
+        row.update({column: runs[column].mean() for column in ARM_FIGURES})
+        genome = runs.dropna(subset=["top_gene"])
+        row["leaders"] = " ".join(f"{int(r.seed)}:{int(r.top_gene)}({int(r.leader_first_rank)})"
+                                  for r in genome.itertuples())  # fmt: skip
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def main() -> None:

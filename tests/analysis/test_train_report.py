@@ -1,11 +1,11 @@
-"""analysis.train_report: the frequency swings against a plain numpy reference, and where they show."""
+"""analysis.train_report: the frequency swings and the genome's concentration against plain numpy references."""
 
 import json
 
 import numpy as np
 import pandas as pd
 
-from analysis.train_report import frequency_swings, write_train_report
+from analysis.train_report import frequency_swings, genome_concentration, write_train_report
 
 
 def _rows(kimgs, frequencies):
@@ -39,3 +39,24 @@ def test_the_summary_names_the_largest_swings(tmp_path):
     text = report.summary.read_text()
     assert "Largest frequency swings over the second half of training: Male 20% to 70%; Smiling 50% to 55%." in text
     assert report.figure.stat().st_size > 10_000
+
+
+def test_concentration_is_the_participation_ratio_of_the_style_shares():
+    rng = np.random.default_rng(1)
+    shares, spreads = rng.random((4, 5)), rng.random((4, 5)) + 0.5
+    shares[:, 2] += [0.0, 3.0, 3.0, 3.0]  # gene 2 leads from 20 kimg on; gene 0 leads at 10 kimg
+    shares[0, 0] = 5.0
+    rows = pd.DataFrame({"kimg": [10, 20, 30, 40], "gene_style_share": [list(v) for v in shares],
+                         "gene_spread": [list(v) for v in spreads]})  # fmt: skip
+    rows.loc[len(rows)] = {"kimg": 45, "gene_style_share": float("nan"), "gene_spread": float("nan")}  # no health
+    concentration = genome_concentration(rows)
+    normalised = shares / shares.sum(1, keepdims=True)
+    np.testing.assert_allclose(concentration["effective_genes"], [1 / np.sum(p**2) for p in normalised])
+    top = shares.argmax(1)
+    median_others = [np.median(np.delete(spreads[i], top[i])) for i in range(4)]
+    np.testing.assert_allclose(concentration["spread_ratio"], spreads[np.arange(4), top] / median_others)
+    assert concentration["kimg"].tolist() == [10, 20, 30, 40]
+    assert top.tolist() == [0, 2, 2, 2] and set(concentration["leader_since"]) == {20.0}
+    even = genome_concentration(rows.assign(gene_style_share=[[1.0] * 5] * 5).iloc[:4])
+    np.testing.assert_allclose(even["effective_genes"], 5.0)
+    assert genome_concentration(rows.drop(columns=["gene_style_share", "gene_spread"])).empty

@@ -1,0 +1,56 @@
+"""scripts/genome_collapse_experiment.py `report` on runs written here: per-arm means over seeds, each seed's
+leader and its rank at the first snapshot, and the refusal of unknown arms."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SCRIPT = Path(__file__).parents[2] / "scripts" / "genome_collapse_experiment.py"
+
+
+def _write_run(folder: Path, shares: np.ndarray, fd: list[float], genome: bool = True) -> None:
+    folder.mkdir(parents=True)
+    rows = []
+    for index, kimg in enumerate([10.0, 20.0, 30.0][: len(fd)]):
+        row = {"kimg": kimg, "loss_D": 1.0, "fd_cls": fd[index], "diversity": 0.5, "freq_gap": 0.1,
+               "freq_gap_attribute": "Male"}  # fmt: skip
+        if genome:
+            row.update(gene_style_share=shares[index].tolist(), gene_spread=[1.0] * shares.shape[1],
+                       top_gene=int(shares[index].argmax()), top_gene_share=float(shares[index].max()))  # fmt: skip
+        rows.append(row)
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_report_averages_seeds_and_names_each_leader(tmp_path):
+    runs = tmp_path / "runs"
+    s0 = np.array([[0.3, 0.2, 0.5], [0.2, 0.2, 0.6], [0.1, 0.2, 0.7]])  # gene 2 on top throughout
+    s1 = np.array([[0.5, 0.3, 0.2], [0.4, 0.35, 0.25], [0.2, 0.6, 0.2]])  # gene 1: second until 30 kimg
+    _write_run(runs / "genome-s0", s0, [300.0, 200.0, 100.0])
+    _write_run(runs / "genome-s1", s1, [320.0, 210.0, 140.0])
+    _write_run(runs / "mapping-s0", s0, [250.0, 150.0], genome=False)
+    out = tmp_path / "report"
+    result = subprocess.run([sys.executable, str(SCRIPT), "report", "--runs", str(runs), "--out", str(out)],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    arms = pd.read_csv(out / "arms.csv").set_index("arm")
+    assert arms.loc["genome", "seeds"] == 2 and arms.loc["mapping", "seeds"] == 1
+    assert arms.loc["genome", "fd_cls"] == 120.0 and arms.loc["mapping", "kimg"] == 20.0
+    assert arms.loc["genome", "leaders"] == "0:2(1) 1:1(2)"
+    np.testing.assert_allclose(arms.loc["genome", "effective_genes"],
+                               np.mean([1 / np.sum(s0[-1] ** 2), 1 / np.sum(s1[-1] ** 2)]), rtol=1e-4)  # fmt: skip
+    assert pd.isna(arms.loc["mapping", "leaders"]) and pd.isna(arms.loc["mapping", "effective_genes"])
+    final = pd.read_csv(out / "final.csv")
+    assert final.loc[final["seed"] == 1, "leader_since"].item() == 30.0
+    for figure in ("fd_cls", "top_gene_share", "freq_gap", "effective_genes", "loss_D"):
+        assert (out / f"{figure}.png").stat().st_size > 5_000
+
+
+def test_unknown_arms_are_refused_before_any_work(tmp_path):
+    result = subprocess.run([sys.executable, str(SCRIPT), "run", "--runs", str(tmp_path / "r"), "--arms", "genome,v1024"],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith("error: unknown arms v1024")
+    assert not (tmp_path / "r").exists()
