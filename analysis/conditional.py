@@ -1,5 +1,10 @@
 """Conditional samples from the genome (eq. 6 with temperature) and their evaluation (Table 4).
 
+Both can first refine eq. 6's statistics under eq. 6 itself (``Refinement``: a few rounds of samples
+drawn, rendered and scored by the statistics' own classifier set, ``genomekit.sampling.refine_statistics``);
+the CLI does so by default, as the sampler measured best by an independent classifier set
+(docs/GENOME_HEALTH.md, section 4).
+
 ``sample`` is what `genomekit sample` calls and ``evaluate_conditional`` what `genomekit
 evaluate-conditional` calls; both take the loaded model, statistics and classifier set (see
 ``analysis.inputs``). The maths lives in ``genomekit.sampling`` and ``genomekit.stats``.
@@ -9,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +42,7 @@ from genomekit.errors import UserError
 from genomekit.fileio import atomic_path, atomic_write, write_json
 from genomekit.images import save_grid, save_images
 from genomekit.inference import render, score
-from genomekit.sampling import Condition, sample_conditional
+from genomekit.sampling import Condition, refine_statistics, sample_conditional
 from genomekit.stats import Stats
 
 if TYPE_CHECKING:
@@ -54,6 +59,54 @@ def _write_sequences(path: Path, sequences: Tensor, extra: dict[str, str]) -> No
     table = pa.table(columns).replace_schema_metadata({k.encode(): v.encode() for k, v in extra.items()})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
+
+
+# -- refined statistics --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """Re-estimate eq. 6's ``p(a | k_i = j)`` for the requested attributes under eq. 6 itself before
+    sampling: ``rounds`` x ``samples`` extra images, scored by the set the statistics were collected
+    with (soft scores, ``prior`` pseudo-samples towards the collected estimate)."""
+
+    rounds: int = 2
+    samples: int = 256
+    prior: float = 8.0
+
+    def describe(self) -> str:
+        return f"eq. 6 with statistics refined under itself ({self.rounds} rounds x {self.samples})"
+
+
+def conditional_statistics(
+    G: nn.Module,
+    stats: Stats,
+    conditions: Sequence[Condition],
+    temperature: float,
+    refinement: Refinement | None,
+    steering: ClassifierSet | None,
+    seed: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> Tensor:
+    """(G, V, A) statistics to draw eq. 6 from: the collected ones, or (``refinement``) those refined under
+    eq. 6 at ``temperature`` with ``steering`` (the statistics' own classifier set), seeded by ``seed``;
+    ``on_batch(images)`` is called as the refinement's images are rendered."""
+    p_attr = attribute_probabilities(stats)
+    if refinement is None or refinement.rounds == 0 or not conditions:
+        return p_attr
+    if steering is None:
+        raise ValueError("refined statistics need the classifier set the statistics were collected with")
+    names = list(steering.attribute_names)
+    columns = [names.index(a) for a in stats.attributes]
+
+    def steer(sequences: Tensor) -> Tensor:
+        probabilities, _ = score(steering, render(G, sequences, on_batch=on_batch))
+        return probabilities[:, columns]
+
+    return refine_statistics(
+        G.latent, p_attr, conditions, temperature, steer, rounds=refinement.rounds, samples=refinement.samples,
+        prior=refinement.prior, generator=torch.Generator().manual_seed(seed + 2),
+    )  # fmt: skip
 
 
 # -- genomekit sample ----------------------------------------------------------------------------
@@ -89,6 +142,8 @@ def sample(
     device: str = "cpu",
     allow_other_model: bool = False,
     columns: int = 8,
+    refinement: Refinement | None = None,
+    steering: ClassifierSet | None = None,
 ) -> SampleResult:
     """Conditional samples by eq. 6 with temperature: grid.png, images/, sequences.parquet, sample.json.
 
@@ -101,6 +156,8 @@ def sample(
         unconditional: (N, A) ``unconditional_scores(G, classifiers, num_samples, seed)`` when the caller
             already has them (the demo scores them once for all its grids); None = computed here.
         allow_other_model: accept statistics of another model of the same genome shape.
+        refinement: refine the statistics under eq. 6 first (``conditional_statistics``), with
+            ``steering``, the set the statistics were collected with; None = the paper's eq. 6.
 
     Every value is checked before the first image is generated, and ``out`` is written only once
     everything is computed.
@@ -121,12 +178,16 @@ def sample(
                 f"unconditional scores must be (N, A) = {(num_samples, classifiers.num_attributes)}, "
                 f"got {tuple(unconditional.shape)}"
             )
+    if refinement is not None and conditions:
+        if steering is None:
+            raise ValueError("refined statistics need the classifier set the statistics were collected with")
+        check_classifier_attributes(steering, stats.attributes)
     # 2. Generate (and score).
     G = model.generator(device)
+    p_attr = conditional_statistics(G, stats, conditions, temperature, refinement, steering, seed)
     sequences = sample_conditional(
-        G.latent, attribute_probabilities(stats), conditions, temperature, num_samples,
-        torch.Generator().manual_seed(seed),
-    ).cpu()  # fmt: skip
+        G.latent, p_attr, conditions, temperature, num_samples, torch.Generator().manual_seed(seed)
+    ).cpu()
     images = render(G, sequences)
     table = None
     if classifiers is not None:
@@ -143,6 +204,7 @@ def sample(
         "stats": stats_name(stats),
         "conditions": [str(c) for c in conditions],
         "temperature": temperature,
+        "sampler": refinement.describe() if refinement is not None and conditions else "eq. 6",
         "seed": seed,
         "samples": num_samples,
     }
@@ -196,6 +258,8 @@ def evaluate_conditional(
     allow_other_model: bool = False,
     inception: nn.Module | None = None,
     progress: Progress | None = None,
+    refinement: Refinement | None = None,
+    steering: ClassifierSet | None = None,
 ) -> pd.DataFrame:
     """Table 4's form: for each attribute, value (present/absent) and temperature, the classifier accuracy
     of conditional samples and the Fréchet distance of their classifier features to unconditional ones.
@@ -212,6 +276,9 @@ def evaluate_conditional(
         temperatures: at least one, each a finite number > 0.
         progress: ``progress(description, total)`` returns ``update(images)``; called once, with the
             number of images to generate. None = silent.
+        refinement: refine the statistics of each cell under eq. 6 first (``conditional_statistics``)
+            with ``steering``, the set the statistics were collected with (it steers; ``classifiers``
+            judges); None = the paper's eq. 6.
 
     Every value is checked before the first image is generated; ``out`` is created only when the
     table is complete.
@@ -234,9 +301,14 @@ def evaluate_conditional(
         if positive.attribute not in [p.attribute for p in positives]:
             positives.append(positive)
     check_classifier_attributes(classifiers, stats.attributes)
-    G, p_attr = model.generator(device), attribute_probabilities(stats)
+    if refinement is not None:
+        if steering is None:
+            raise ValueError("refined statistics need the classifier set the statistics were collected with")
+        check_classifier_attributes(steering, stats.attributes)
+    G = model.generator(device)
     names = list(classifiers.attribute_names)
-    total = num_samples * (1 + 2 * len(positives) * len(temperatures))
+    extra = refinement.rounds * refinement.samples if refinement is not None else 0
+    total = num_samples + (num_samples + extra) * 2 * len(positives) * len(temperatures)
     update = progress("evaluate-conditional", total) if progress is not None else None
     # 2. Unconditional reference, then each attribute, value and temperature.
     uncond = G.latent.sample(num_samples, torch.Generator().manual_seed(seed + 1)).cpu()
@@ -251,6 +323,7 @@ def evaluate_conditional(
             condition = Condition(positive.attribute, positive.index, present)
             baseline = ((uncond_probs[:, col] > 0.5) == present).float().mean().item()
             for t in temperatures:
+                p_attr = conditional_statistics(G, stats, [condition], t, refinement, steering, seed, update)
                 seqs = sample_conditional(
                     G.latent, p_attr, [condition], t, num_samples, torch.Generator().manual_seed(seed)
                 ).cpu()

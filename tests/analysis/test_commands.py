@@ -151,6 +151,8 @@ def test_sample_with_score(world, tmp_path):
     assert len(list((out / "images").glob("*.png"))) == 6 and (out / "grid.png").is_file()
     info = json.loads((out / "sample.json").read_text())
     assert info["conditions"] == ["Smiling", "no-Eyeglasses"] and info["temperature"] == 0.5
+    assert info["sampler"] == "eq. 6 with statistics refined under itself (2 rounds x 256)"  # the default
+    assert "sampler: eq. 6 with statistics refined under itself (2 rounds x 256); --refine 0" in result.output
     again = tmp_path / "s2"
     result = invoke(
         "sample",
@@ -176,7 +178,8 @@ def test_sample_with_score(world, tmp_path):
 
 
 def test_sample_follows_eq6(world, tmp_path):
-    """Low temperature concentrates every gene on the variant with the highest p(smiling | variant)."""
+    """With --refine 0 (the paper's eq. 6), low temperature concentrates every gene on the variant with the
+    highest collected p(smiling | variant)."""
     from genomekit.stats import attribute_given_variant, load_stats
 
     stats = load_stats(world["stats"])
@@ -196,6 +199,8 @@ def test_sample_follows_eq6(world, tmp_path):
         5,
         "--out",
         out,
+        "--refine",
+        0,
         "--device",
         "cpu",
     )

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from analysis.conditional import (
+    Refinement,
     check_temperature,
     evaluate_conditional,
     load_stats_classifiers,
@@ -22,7 +23,9 @@ from analysis.conditional import (
 from classifiers import load_classifier_set
 from genomekit.data import open_dataset
 from genomekit.errors import UserError
-from genomekit.stats import classifier_source, load_stats
+from genomekit.inference import render, score
+from genomekit.sampling import refine_statistics, sample_conditional
+from genomekit.stats import attribute_given_variant, classifier_source, load_stats
 from genomekit.training import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -179,6 +182,49 @@ def test_evaluate_conditional_reports_progress_in_images(loaded, tmp_path, bars)
     )  # fmt: skip
     assert len(table) == 2 * 2 * 2
     assert bars.totals == {"evaluate-conditional": 4 * (1 + 2 * 2 * 2)} and bars.done == bars.totals
+
+
+def test_refined_sampling_is_eq6_on_statistics_refined_by_the_steering_set(loaded, tmp_path):
+    model, stats = loaded["model"], loaded["stats"]
+    steering = load_stats_classifiers(stats, None)
+    refinement = Refinement(rounds=2, samples=16, prior=4.0)
+    result = sample(model, stats, ["smiling"], 0.5, 8, tmp_path / "s", seed=3, refinement=refinement,
+                    steering=steering)  # fmt: skip
+    # the reference, step by step: refine with the steering set's scores, then draw eq. 6 from the result
+    G = model.generator("cpu")
+    p_attr = attribute_given_variant(stats.totals.sums, stats.totals.counts, min_count=0)
+    (condition,) = result.conditions
+    columns = [list(steering.attribute_names).index(a) for a in stats.attributes]
+    refined = refine_statistics(
+        G.latent, p_attr, [condition], 0.5, lambda seqs: score(steering, render(G, seqs))[0][:, columns],
+        rounds=2, samples=16, prior=4.0, generator=torch.Generator().manual_seed(3 + 2),
+    )  # fmt: skip
+    assert not torch.allclose(refined, p_attr.to(refined.dtype), equal_nan=True)  # the refinement did something
+    expected = sample_conditional(G.latent, refined, [condition], 0.5, 8, torch.Generator().manual_seed(3))
+    assert torch.equal(result.sequences, expected.cpu())
+    info = json.loads((tmp_path / "s" / "sample.json").read_text())
+    assert info["sampler"] == "eq. 6 with statistics refined under itself (2 rounds x 16)"
+    plain = sample(model, stats, ["smiling"], 0.5, 8, tmp_path / "p", seed=3)
+    eq6 = sample_conditional(G.latent, p_attr, [condition], 0.5, 8, torch.Generator().manual_seed(3))
+    assert torch.equal(plain.sequences, eq6.cpu())
+    assert json.loads((tmp_path / "p" / "sample.json").read_text())["sampler"] == "eq. 6"
+    with pytest.raises(ValueError, match="need the classifier set the statistics were collected with"):
+        sample(model, stats, ["smiling"], 0.5, 8, tmp_path / "n", refinement=refinement)
+    assert not (tmp_path / "n").exists()
+
+
+def test_evaluate_conditional_refines_each_cell_and_counts_its_images(loaded, tmp_path, bars):
+    classifiers = load_stats_classifiers(loaded["stats"], None)
+    refinement = Refinement(rounds=1, samples=8)
+    table = evaluate_conditional(
+        loaded["model"], loaded["stats"], classifiers, ["smiling"], [1.0, 0.5], 4, tmp_path / "e",
+        progress=bars, refinement=refinement, steering=classifiers,
+    )  # fmt: skip
+    assert bars.totals == {"evaluate-conditional": 4 + (4 + 8) * 2 * 2} and bars.done == bars.totals
+    plain = evaluate_conditional(
+        loaded["model"], loaded["stats"], classifiers, ["smiling"], [1.0, 0.5], 4, tmp_path / "p"
+    )
+    assert table["unconditional_accuracy"].equals(plain["unconditional_accuracy"])
 
 
 # -- prune ---------------------------------------------------------------------------------------

@@ -108,6 +108,12 @@ ROWS = [
     ("temp-inf", "sample --model default --stats {stats} --out {new} --temp inf", "finite number > 0"),
     ("temp-nan", "sample --model default --stats {stats} --out {new} --temp nan", "finite number > 0"),
     ("temp-zero", "sample --model default --stats {stats} --out {new} --temp 0", "finite number > 0"),
+    ("sample-refine-negative", "sample --model default --stats {stats} --out {new} --refine -1", "--refine must be"),
+    (
+        "evaluate-refine-samples-0",
+        "evaluate-conditional --model default --stats {stats} --attr smiling --out {new} --refine-samples 0",
+        "--refine-samples must be at least 1",
+    ),
     ("demo-temps-empty", "demo --out {new} --temps ''", "needs at least one temperature"),
     # export must not destroy a run
     ("export-onto-itself", "export {ckpt} --out {ckpt}", "also the input"),
