@@ -65,7 +65,12 @@ def _steering_set(refinement, statistics, device: str, resolution: int):
     """The classifier set the statistics were collected with, which steers a refinement (None without one)."""
     from analysis.inputs import load_stats_classifiers
 
-    return None if refinement is None else load_stats_classifiers(statistics, None, device, resolution=resolution)
+    if refinement is None:
+        return None
+    try:
+        return load_stats_classifiers(statistics, None, device, resolution=resolution)
+    except UserError as error:
+        raise UserError(f"{error} (it steers the default refinement; --refine 0 samples without it)") from None
 
 
 def _genome_stats(checkpoint, stats: Path, allow_other_model: bool, purpose: str = "conditional sampling"):

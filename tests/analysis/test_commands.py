@@ -2,6 +2,7 @@
 statistics collected from them."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -382,3 +383,19 @@ def test_polar_labels_group_attributes_by_top_gene():
 
     scores = np.array([[0.1, 3.0, 0.2], [2.0, 1.0, 0.5], [0.3, 0.2, 0.1]])  # (G=3, A=3)
     assert label_groups(scores) == {1: [0, 2], 0: [1]}
+
+
+def test_sample_needs_the_steering_set_only_to_refine(world, tmp_path):
+    stats = tmp_path / "stats"
+    shutil.copytree(world["stats"], stats)
+    manifest = json.loads((stats / "manifest.json").read_text())
+    manifest["classifier_source"] = str(tmp_path / "moved")
+    (stats / "manifest.json").write_text(json.dumps(manifest))
+    common = ["sample", "--model", world["model"], "--stats", stats, "--attr", "smiling", "--samples", 2,
+              "--device", "cpu"]  # fmt: skip
+    refused = invoke(*common, "--out", tmp_path / "r")
+    assert refused.exit_code == 2 and "--refine 0 samples without it" in refused.output
+    assert not (tmp_path / "r").exists()
+    plain = invoke(*common, "--out", tmp_path / "p", "--refine", 0)
+    assert plain.exit_code == 0, plain.output
+    assert json.loads((tmp_path / "p" / "sample.json").read_text())["sampler"] == "eq. 6"
