@@ -78,6 +78,15 @@ class Refinement:
         return f"eq. 6 with statistics refined under itself ({self.rounds} rounds x {self.samples})"
 
 
+def check_steering(refinement: Refinement | None, steering: ClassifierSet | None, stats: Stats) -> None:
+    """A refinement needs ``steering``, a set that scores every attribute of ``stats``."""
+    if refinement is None:
+        return
+    if steering is None:
+        raise ValueError("refined statistics need the classifier set the statistics were collected with")
+    check_classifier_attributes(steering, stats.attributes)
+
+
 def conditional_statistics(
     G: nn.Module,
     stats: Stats,
@@ -94,8 +103,7 @@ def conditional_statistics(
     p_attr = attribute_probabilities(stats)
     if refinement is None or refinement.rounds == 0 or not conditions:
         return p_attr
-    if steering is None:
-        raise ValueError("refined statistics need the classifier set the statistics were collected with")
+    check_steering(refinement, steering, stats)
     names = list(steering.attribute_names)
     columns = [names.index(a) for a in stats.attributes]
 
@@ -178,10 +186,8 @@ def sample(
                 f"unconditional scores must be (N, A) = {(num_samples, classifiers.num_attributes)}, "
                 f"got {tuple(unconditional.shape)}"
             )
-    if refinement is not None and conditions:
-        if steering is None:
-            raise ValueError("refined statistics need the classifier set the statistics were collected with")
-        check_classifier_attributes(steering, stats.attributes)
+    if conditions:
+        check_steering(refinement, steering, stats)
     # 2. Generate (and score).
     G = model.generator(device)
     p_attr = conditional_statistics(G, stats, conditions, temperature, refinement, steering, seed)
@@ -301,10 +307,7 @@ def evaluate_conditional(
         if positive.attribute not in [p.attribute for p in positives]:
             positives.append(positive)
     check_classifier_attributes(classifiers, stats.attributes)
-    if refinement is not None:
-        if steering is None:
-            raise ValueError("refined statistics need the classifier set the statistics were collected with")
-        check_classifier_attributes(steering, stats.attributes)
+    check_steering(refinement, steering, stats)
     G = model.generator(device)
     names = list(classifiers.attribute_names)
     extra = refinement.rounds * refinement.samples if refinement is not None else 0
