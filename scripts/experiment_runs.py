@@ -45,8 +45,9 @@ def _reap(running: list) -> list[str]:
 
 def experiment_parser(
     description: str, arms: dict, kimg: float, snap: float, seeds: list[int]
-) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The `run` / `report` command line the experiment scripts share; returns (parser, its `run` parser)."""
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The `run` / `report` command line the experiment scripts share; returns (parser, its `run` parser,
+    its `report` parser), so that a script can add its own options to either."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("run", help="train (or resume) every arm and seed")
@@ -59,7 +60,7 @@ def experiment_parser(
     summary = commands.add_parser("report", help="gather the runs' snapshots into tables and figures")
     summary.add_argument("--runs", type=Path, required=True)
     summary.add_argument("--out", type=Path, required=True)
-    return parser, train
+    return parser, train, summary
 
 
 def parse_and_dispatch(parser: argparse.ArgumentParser, arms: dict, run, report) -> None:

@@ -115,20 +115,40 @@ def gather(runs: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def merged(runs: Path, previous: Path | None) -> pd.DataFrame:
+    """The snapshots of the runs under ``runs``, plus those of an earlier report's summary.csv for every
+    (arm, seed) with no run here: a report can grow over sessions whose run folders are gone."""
+    if previous is None:
+        return gather(runs)
+    if not previous.is_file():
+        raise SystemExit(f"error: --merge {previous}: no such file (an earlier report's summary.csv)")
+    earlier = pd.read_csv(previous)
+    missing = sorted(set(COLUMNS) - set(earlier.columns))
+    if missing:
+        raise SystemExit(f"error: --merge {previous}: not a report's summary.csv (lacks {', '.join(missing)})")
+    has_runs = runs.is_dir() and any((p / "metrics.jsonl").is_file() for p in runs.iterdir())
+    if not has_runs:
+        return earlier[COLUMNS]
+    rows = gather(runs)
+    here = set(zip(rows["arm"], rows["seed"], strict=True))
+    kept = earlier[[key not in here for key in zip(earlier["arm"], earlier["seed"], strict=True)]]
+    return pd.concat([kept[COLUMNS], rows], ignore_index=True).sort_values(["arm", "seed", "kimg"], kind="stable")
+
+
 def report(args: argparse.Namespace) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = gather(args.runs)
+    rows = merged(args.runs, args.merge)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows.to_csv(args.out / "summary.csv", index=False, float_format="%.5g")
+    _write_csv(rows, args.out / "summary.csv")  # atomic: --merge may name this very file
     final = rows.sort_values("kimg").groupby(["arm", "seed"], as_index=False).last()
-    final.to_csv(args.out / "final.csv", index=False, float_format="%.5g")
+    _write_csv(final, args.out / "final.csv")
     order = [arm for arm in ARMS if arm in set(rows["arm"])]
     arms = by_arm(final, order)
-    arms.to_csv(args.out / "arms.csv", index=False, float_format="%.5g")
+    _write_csv(arms, args.out / "arms.csv")
     for column, label in (("fd_cls", "FD on classifier features"), ("top_gene_share", "top gene's share of style variance"),
                           ("freq_gap", "largest attribute-frequency gap"),
                           ("effective_genes", "effective number of genes, 1 / sum(share^2)"),
@@ -156,6 +176,13 @@ def report(args: argparse.Namespace) -> None:
     )
 
 
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    from genomekit.fileio import atomic_write
+
+    with atomic_write(path, "w") as f:
+        frame.to_csv(f, index=False, float_format="%.5g")
+
+
 def by_arm(final: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """One row per arm: the mean over its seeds of the last snapshot's figures, the seeds, the budget
     reached, and each seed's top gene (with where it ranked at the first snapshot) as seed:gene(rank)."""
@@ -172,9 +199,11 @@ def by_arm(final: pd.DataFrame, order: list[str]) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser, train = experiment_parser(__doc__, ARMS, kimg=60.0, snap=10.0, seeds=[0, 1])
+    parser, train, summary = experiment_parser(__doc__, ARMS, kimg=60.0, snap=10.0, seeds=[0, 1])
     train.add_argument("--tiny", action="store_true", help="64 images, tiny networks: a smoke test")
     train.add_argument("--base-r1", type=float, default=10.0, help="R1 weight of every arm (10; 0.0064 before)")
+    summary.add_argument("--merge", type=Path, default=None,
+                         help="an earlier report's summary.csv: its runs that are not under --runs are kept")  # fmt: skip
     parse_and_dispatch(parser, ARMS, run, report)
 
 

@@ -122,7 +122,7 @@ def report(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser, train = experiment_parser(__doc__, ARMS, kimg=20.0, snap=5.0, seeds=[0])
+    parser, train, _ = experiment_parser(__doc__, ARMS, kimg=20.0, snap=5.0, seeds=[0])
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--classifiers", type=Path, required=True, help="a classifier set trained on --data")
     parse_and_dispatch(parser, ARMS, run, report)

@@ -54,3 +54,29 @@ def test_unknown_arms_are_refused_before_any_work(tmp_path):
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith("error: unknown arms v1024")
     assert not (tmp_path / "r").exists()
+
+
+def test_merge_keeps_earlier_runs_that_are_not_here_and_replaces_those_that_are(tmp_path):
+    shares = np.array([[0.3, 0.2, 0.5], [0.2, 0.2, 0.6], [0.1, 0.2, 0.7]])
+    first, out = tmp_path / "first", tmp_path / "report"
+    _write_run(first / "genome-s0", shares, [300.0, 200.0, 100.0])
+    _write_run(first / "lr0.1-s0", shares, [310.0, 210.0, 110.0])
+
+    def report(runs: Path, *extra: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, str(SCRIPT), "report", "--runs", str(runs), "--out", str(out), *extra]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    assert report(first).returncode == 0
+    later = tmp_path / "later"  # a later session: the first runs' folders are gone, lr0.1-s0 re-run
+    _write_run(later / "lr0.1-s0", shares, [400.0, 150.0, 90.0])
+    _write_run(later / "frozen-s1", shares, [330.0, 220.0])
+    result = report(later, "--merge", str(out / "summary.csv"))
+    assert result.returncode == 0, result.stderr
+    summary = pd.read_csv(out / "summary.csv")
+    assert sorted(set(zip(summary["arm"], summary["seed"], strict=True))) == [
+        ("frozen", 1), ("genome", 0), ("lr0.1", 0)]  # fmt: skip
+    final = pd.read_csv(out / "final.csv").set_index("arm")
+    assert final.loc["genome", "fd_cls"] == 100.0 and final.loc["lr0.1", "fd_cls"] == 90.0
+    assert final.loc["frozen", "kimg"] == 20.0 and len(summary) == 3 + 3 + 2
+    missing = report(later, "--merge", str(tmp_path / "nothing.csv"))
+    assert missing.returncode == 1 and missing.stderr.strip().startswith("error: --merge")
