@@ -55,7 +55,11 @@ ARMS = {
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
 COLUMNS = ["arm", "seed", "kimg", "loss_D", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene",
            "top_gene_share", "effective_genes", "spread_ratio", "leader_since", "leader_first_rank"]  # fmt: skip
-ARM_FIGURES = ["fd_cls", "diversity", "freq_gap", "top_gene_share", "effective_genes", "spread_ratio"]
+# Derived by the report from the arm's gene count, so that arms of 32 and 64 genes compare: the top gene's
+# share over an even split's (1 when even) and the effective genes as a fraction of all (1 when even).
+RELATIVE = ["genes", "top_over_even", "effective_fraction"]
+ARM_FIGURES = ["fd_cls", "diversity", "freq_gap", "top_gene_share", "effective_genes", "spread_ratio",
+               "top_over_even", "effective_fraction"]  # fmt: skip
 
 
 def _arm_flags(arm: str) -> list[str]:
@@ -135,13 +139,30 @@ def merged(runs: Path, previous: Path | None) -> pd.DataFrame:
     return pd.concat([kept[COLUMNS], rows], ignore_index=True).sort_values(["arm", "seed", "kimg"], kind="stable")
 
 
+def arm_genes(arm: str) -> int | None:
+    """The number of genes of an arm's Genome; None for the mapping baseline."""
+    if arm == "mapping":
+        return None
+    flags = _arm_flags(arm)
+    return int(flags[flags.index("--genes") + 1])
+
+
+def with_relative(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the RELATIVE columns added."""
+    rows = rows.copy()
+    rows["genes"] = [arm_genes(arm) for arm in rows["arm"]]
+    rows["top_over_even"] = rows["top_gene_share"] * rows["genes"]
+    rows["effective_fraction"] = rows["effective_genes"] / rows["genes"]
+    return rows
+
+
 def report(args: argparse.Namespace) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = merged(args.runs, args.merge)
+    rows = with_relative(merged(args.runs, args.merge))
     args.out.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, args.out / "summary.csv")  # atomic: --merge may name this very file
     final = rows.sort_values("kimg").groupby(["arm", "seed"], as_index=False).last()
@@ -150,6 +171,7 @@ def report(args: argparse.Namespace) -> None:
     arms = by_arm(final, order)
     _write_csv(arms, args.out / "arms.csv")
     for column, label in (("fd_cls", "FD on classifier features"), ("top_gene_share", "top gene's share of style variance"),
+                          ("top_over_even", "top gene's share over an even split's (1: even)"),
                           ("freq_gap", "largest attribute-frequency gap"),
                           ("effective_genes", "effective number of genes, 1 / sum(share^2)"),
                           ("loss_D", "D loss (ln 4 = 1.386: D at chance)")):  # fmt: skip
@@ -167,12 +189,12 @@ def report(args: argparse.Namespace) -> None:
         figure.tight_layout()
         figure.savefig(args.out / f"{column}.png", dpi=120)
         plt.close(figure)
-    print(final[COLUMNS].to_string(index=False))
+    print(final[COLUMNS + RELATIVE[1:]].to_string(index=False))
     print()
     print(arms.to_string(index=False))
     print(
         f"wrote {args.out}/ (summary.csv, final.csv, arms.csv and fd_cls, top_gene_share, freq_gap, "
-        "effective_genes, loss_D .png)"
+        "top_over_even, effective_genes, loss_D .png)"
     )
 
 
@@ -189,7 +211,7 @@ def by_arm(final: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     rows = []
     for arm in order:
         runs = final[final["arm"] == arm].sort_values("seed")
-        row = {"arm": arm, "seeds": len(runs), "kimg": runs["kimg"].min()}
+        row = {"arm": arm, "genes": arm_genes(arm), "seeds": len(runs), "kimg": runs["kimg"].min()}
         row.update({column: runs[column].mean() for column in ARM_FIGURES})
         genome = runs.dropna(subset=["top_gene"])
         row["leaders"] = " ".join(f"{int(r.seed)}:{int(r.top_gene)}({int(r.leader_first_rank)})"

@@ -45,7 +45,11 @@ def test_report_averages_seeds_and_names_each_leader(tmp_path):
     assert pd.isna(arms.loc["mapping", "leaders"]) and pd.isna(arms.loc["mapping", "effective_genes"])
     final = pd.read_csv(out / "final.csv")
     assert final.loc[final["seed"] == 1, "leader_since"].item() == 30.0
-    for figure in ("fd_cls", "top_gene_share", "freq_gap", "effective_genes", "loss_D"):
+    # the genome arm has 32 genes (its flags; these fake runs log 3 shares)
+    np.testing.assert_allclose(arms.loc["genome", "top_over_even"], 32 * np.mean([0.7, 0.6]), rtol=1e-4)
+    np.testing.assert_allclose(final.loc[final["arm"] == "genome", "effective_fraction"],
+                               final.loc[final["arm"] == "genome", "effective_genes"] / 32, rtol=1e-4)  # fmt: skip
+    for figure in ("fd_cls", "top_gene_share", "top_over_even", "freq_gap", "effective_genes", "loss_D"):
         assert (out / f"{figure}.png").stat().st_size > 5_000
 
 
