@@ -177,7 +177,7 @@ def report(args: argparse.Namespace) -> None:
                           ("loss_D", "D loss (ln 4 = 1.386: D at chance)")):  # fmt: skip
         figure, axis = plt.subplots(figsize=(7, 4.2))
         for index, arm in enumerate(order):
-            runs = rows[rows["arm"] == arm]
+            runs = rows[(rows["arm"] == arm) & rows[column].notna()]  # no genome figures for mapping
             first = runs["seed"].min()
             for seed, group in runs.groupby("seed"):
                 axis.plot(group["kimg"], group[column], color=f"C{index % 10}", alpha=0.9,
