@@ -187,6 +187,12 @@ def health_command(
     seed: Annotated[
         int, typer.Option(help="Seed of the generated codes; the default is a training snapshot's.")
     ] = 0x5EED,
+    cache: Annotated[
+        Path | None, typer.Option(help="Cache of the real images' statistics (default ~/.cache/genomekit/health).")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write cached real-image statistics.")
+    ] = False,
     device: Device = "auto",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -204,6 +210,7 @@ def health_command(
 
     from classifiers import load_classifier_set
     from genomekit.fileio import atomic_write
+    from genomekit.metrics import default_cache_dir
     from genomekit.training.health import measure_health
 
     setup_logging()
@@ -215,11 +222,11 @@ def health_command(
     generator_model, dataset = _model_and_data(model, data, device)
     resolution = generator_model.config.resolution
     classifier_set = load_classifier_set(classifiers, device=device, resolution=resolution)
+    cache_dir = None if no_cache else (cache or default_cache_dir().parent / "health")
     total = 2 * min(samples, len(dataset))
     with tqdm(total=total, desc="health", unit="img", disable=not progress, leave=False) as bar:
-        health = measure_health(
-            generator_model, classifier_set, dataset, samples, batch_size=batch, seed=seed, on_batch=bar.update
-        )
+        health = measure_health(generator_model, classifier_set, dataset, samples, batch_size=batch, seed=seed,
+                                on_batch=bar.update, cache_dir=cache_dir)  # fmt: skip
     figures, table, count = health.figures, health.frequencies, health.count
     worst = table.iloc[0]
     typer.echo(f"FD_cls {figures['fd_cls']:.4f}  ({count} generated vs the first {count} images of {data}, "
@@ -232,6 +239,8 @@ def health_command(
         typer.echo(f"top gene {figures['top_gene']}: {figures['top_gene_share']:.1%} of the style variance "
                    f"(an even split: {1 / generator_model.genome_shape[0]:.1%})")  # fmt: skip
     typer.echo(table.head(10).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if health.cached:
+        typer.echo(f"the real images' statistics came from the cache in {cache_dir} (--no-cache recomputes them)")
     if out is not None:
         with atomic_write(out, "w") as f:
             table.to_csv(f, index=False, float_format="%.5g")

@@ -173,6 +173,7 @@ class ModelHealth:
     figures: dict[str, Any]  # sample_health's, and genome_health's for a Genome
     frequencies: pd.DataFrame  # one row per attribute: generated, data, gap; the largest gap first
     count: int  # generated images, and as many real ones
+    cached: bool = False  # whether the real images' statistics came from the cache
 
 
 def measure_health(
@@ -184,14 +185,32 @@ def measure_health(
     batch_size: int = 128,
     seed: int = HEALTH_SEED,
     on_batch: Callable[[int], object] | None = None,
+    cache_dir: Path | None = None,
 ) -> ModelHealth:
     """What a training snapshot measures (``HealthMonitor``), for any model and sample count: ``samples``
     generated images (codes from ``seed``) against the dataset's first ``samples`` images, both scored
-    by ``classifiers`` on G's device; ``on_batch(n)`` after each batch of n images, real or generated."""
+    by ``classifiers`` on G's device; ``on_batch(n)`` after each batch of n images, real or generated.
+
+    With ``cache_dir`` the real images' statistics are read from, or written to, a file there keyed by
+    the dataset's content hash, the classifier set's identity and the image count."""
     import pandas as pd
 
     names = tuple(classifiers.attribute_names)
-    reference = real_reference(dataset, classifiers, samples, batch_size=batch_size, on_batch=on_batch)
+    cache, cached = None, False
+    if cache_dir is not None:
+        from genomekit.metrics import dataset_content_hash
+
+        count = min(samples, len(dataset))
+        key = f"{dataset_content_hash(dataset)[:24]}-{classifiers.identity}-n{count}"
+        cache = Path(cache_dir) / f"health-{key}.npz"
+        cached = cache.is_file()
+    if cached:
+        reference = Reference.load(cache)
+    else:
+        reference = real_reference(dataset, classifiers, samples, batch_size=batch_size, on_batch=on_batch)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            reference.save(cache)
     figures = sample_health(G, classifiers, reference, names, batch_size=batch_size, seed=seed, on_batch=on_batch)
     if G.genome_shape is not None:
         figures.update(genome_health(G))
@@ -201,7 +220,7 @@ def measure_health(
     )
     frequencies["gap"] = (frequencies["generated"] - frequencies["data"]).abs()
     frequencies = frequencies.sort_values("gap", ascending=False, kind="stable", ignore_index=True)
-    return ModelHealth(figures=figures, frequencies=frequencies, count=reference.count)
+    return ModelHealth(figures=figures, frequencies=frequencies, count=reference.count, cached=cached)
 
 
 class HealthMonitor:

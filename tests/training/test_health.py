@@ -47,7 +47,7 @@ def test_style_share_is_the_variance_each_gene_adds_to_the_styles():
 @torch.no_grad()
 def test_sample_figures_match_a_numpy_reference(tiny_dataset):
     from classifiers import load_classifier_set
-    from genomekit.data import open_dataset
+    from genomekit.data.dataset import open_dataset
     from genomekit.training.health import real_reference
 
     G = load_generator("default")
@@ -127,11 +127,22 @@ def test_train_report_plots_the_run_and_metrics_health_repeats_its_last_snapshot
     assert missing.exit_code == 2 and missing.output.startswith("error: ") and "no metrics.jsonl" in missing.output
 
     # `metrics health` at the snapshot's sample count and seed repeats the last snapshot's figures.
-    csv = tmp_path / "health.csv"
-    health = CliRunner().invoke(app, ["metrics", "health", "--model", str(run / "checkpoint.safetensors"),
-                                      "--data", str(tiny_dataset), "--samples", "16", "--out", str(csv),
-                                      "--device", "cpu", "--no-progress"])  # fmt: skip
+    csv, cache = tmp_path / "health.csv", tmp_path / "cache"
+    command = ["metrics", "health", "--model", str(run / "checkpoint.safetensors"), "--data", str(tiny_dataset),
+               "--samples", "16", "--device", "cpu", "--no-progress", "--cache", str(cache)]  # fmt: skip
+    health = CliRunner().invoke(app, command + ["--out", str(csv)])
     assert health.exit_code == 0, health.output
+    assert "from the cache" not in health.output and len(list(cache.glob("health-*-n16.npz"))) == 1
+    again = CliRunner().invoke(app, command)  # the real images' statistics from the cache: the same figures
+    assert again.exit_code == 0 and "statistics came from the cache" in again.output
+    assert again.output.splitlines()[:4] == health.output.splitlines()[:4]
+    from genomekit.data.dataset import open_dataset
+    from genomekit.training.health import measure_health
+
+    scored = []  # with the cache only the 16 generated images are scored
+    cached = measure_health(load_generator(run / "checkpoint.safetensors"), load_classifier_set("default", resolution=16),
+                            open_dataset(tiny_dataset), 16, on_batch=scored.append, cache_dir=cache)  # fmt: skip
+    assert cached.cached and sum(scored) == 16 and f"FD_cls {cached.figures['fd_cls']:.4f}" in health.output
     lines = health.output.splitlines()
     assert lines[0].startswith(f"FD_cls {last['fd_cls']:.4f}  (16 generated vs the first 16 images")
     assert lines[1].startswith(f"diversity {last['diversity']:.3f}")
