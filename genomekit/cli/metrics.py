@@ -31,6 +31,7 @@ MetricModel = Annotated[
     Path, typer.Option(help="Generator checkpoint (training or inference), or 'default' / 'default-mapping'.")
 ]
 MetricData = Annotated[Path, typer.Option(help="The real images: a dataset folder or zip, at the model's resolution.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write cached dataset statistics.")]
 
 
 def _model_and_data(model: Path, data: Path, device: str):
@@ -82,9 +83,7 @@ def fid_command(
     cache: Annotated[
         Path | None, typer.Option(help="Cache of dataset statistics (default ~/.cache/genomekit/fid).")
     ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write cached dataset statistics.")
-    ] = False,
+    no_cache: NoCache = False,
     batch: Annotated[int, typer.Option(help="Images per forward pass; does not change the result.")] = 32,
     seed: Seed = 0,
     device: Device = "auto",
@@ -190,9 +189,7 @@ def health_command(
     cache: Annotated[
         Path | None, typer.Option(help="Cache of the real images' statistics (default ~/.cache/genomekit/health).")
     ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write cached real-image statistics.")
-    ] = False,
+    no_cache: NoCache = False,
     device: Device = "auto",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:

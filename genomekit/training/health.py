@@ -127,6 +127,24 @@ def real_reference(
     return Reference(mean=mean, covariance=covariance, frequencies=frequencies, pairwise=pairwise, count=count)
 
 
+def cached_reference(
+    cache: Path | None,
+    dataset,
+    classifiers,
+    samples: int,
+    batch_size: int = 256,
+    on_batch: Callable[[int], object] | None = None,
+) -> tuple[Reference, bool]:
+    """``real_reference``, read from the file ``cache`` when it exists, else computed and saved there
+    (unless ``cache`` is None); and whether it came from the file."""
+    if cache is not None and cache.is_file():
+        return Reference.load(cache), True
+    reference = real_reference(dataset, classifiers, samples, batch_size=batch_size, on_batch=on_batch)
+    if cache is not None:
+        reference.save(cache)
+    return reference, False
+
+
 @torch.no_grad()
 def sample_health(
     G: Generator,
@@ -196,21 +214,14 @@ def measure_health(
     import pandas as pd
 
     names = tuple(classifiers.attribute_names)
-    cache, cached = None, False
+    cache = None
     if cache_dir is not None:
         from genomekit.metrics import dataset_content_hash
 
         count = min(samples, len(dataset))
         key = f"{dataset_content_hash(dataset)[:24]}-{classifiers.identity}-n{count}"
         cache = Path(cache_dir) / f"health-{key}.npz"
-        cached = cache.is_file()
-    if cached:
-        reference = Reference.load(cache)
-    else:
-        reference = real_reference(dataset, classifiers, samples, batch_size=batch_size, on_batch=on_batch)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            reference.save(cache)
+    reference, cached = cached_reference(cache, dataset, classifiers, samples, batch_size=batch_size, on_batch=on_batch)
     figures = sample_health(G, classifiers, reference, names, batch_size=batch_size, seed=seed, on_batch=on_batch)
     if G.genome_shape is not None:
         figures.update(genome_health(G))
@@ -238,11 +249,7 @@ class HealthMonitor:
         if self.classifiers is None:
             return
         cache = out / f"health_reference_{self.classifiers.identity}_{self.samples}.npz"
-        if cache.is_file():
-            self._reference = Reference.load(cache)
-        else:
-            self._reference = real_reference(dataset, self.classifiers, self.samples)
-            self._reference.save(cache)
+        self._reference, _ = cached_reference(cache, dataset, self.classifiers, self.samples)
 
     def __call__(self, G: Generator) -> dict[str, Any]:
         row: dict[str, Any] = {}

@@ -47,7 +47,7 @@ def test_style_share_is_the_variance_each_gene_adds_to_the_styles():
 @torch.no_grad()
 def test_sample_figures_match_a_numpy_reference(tiny_dataset):
     from classifiers import load_classifier_set
-    from genomekit.data.dataset import open_dataset
+    from genomekit.data import open_dataset
     from genomekit.training.health import real_reference
 
     G = load_generator("default")
@@ -136,7 +136,7 @@ def test_train_report_plots_the_run_and_metrics_health_repeats_its_last_snapshot
     again = CliRunner().invoke(app, command)  # the real images' statistics from the cache: the same figures
     assert again.exit_code == 0 and "statistics came from the cache" in again.output
     assert again.output.splitlines()[:4] == health.output.splitlines()[:4]
-    from genomekit.data.dataset import open_dataset
+    from genomekit.data import open_dataset
     from genomekit.training.health import measure_health
 
     scored = []  # with the cache only the 16 generated images are scored
