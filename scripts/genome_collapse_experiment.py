@@ -97,12 +97,14 @@ def run(args: argparse.Namespace) -> None:
     run_jobs(jobs, args.runs, args.parallel)
 
 
-def gather(runs: Path) -> pd.DataFrame:
-    """Every snapshot of every run under ``runs``: one row per (arm, seed, snapshot)."""
+def gather(runs: Path, required: bool = True) -> pd.DataFrame:
+    """Every snapshot of every run under ``runs``: one row per (arm, seed, snapshot). No run there is an
+    error when ``required``, else an empty table."""
     from analysis.train_report import genome_concentration, read_metrics
 
     frames = []
-    for run in sorted(p for p in runs.iterdir() if (p / "metrics.jsonl").is_file()):
+    found = sorted(p for p in runs.iterdir() if (p / "metrics.jsonl").is_file()) if runs.is_dir() else []
+    for run in found:
         arm, seed = run.name.rsplit("-s", 1)
         rows = read_metrics(run)
         rows["arm"], rows["seed"] = arm, int(seed)
@@ -115,7 +117,9 @@ def gather(runs: Path) -> pd.DataFrame:
             rows["leader_first_rank"] = 1 + sum(value > first[int(leader)] for value in first)
         frames.append(rows.reindex(columns=COLUMNS))
     if not frames:
-        raise SystemExit(f"error: no run with snapshots under {runs}")
+        if required:
+            raise SystemExit(f"error: no run with snapshots under {runs}")
+        return pd.DataFrame(columns=COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -130,10 +134,9 @@ def merged(runs: Path, previous: Path | None) -> pd.DataFrame:
     missing = sorted(set(COLUMNS) - set(earlier.columns))
     if missing:
         raise SystemExit(f"error: --merge {previous}: not a report's summary.csv (lacks {', '.join(missing)})")
-    has_runs = runs.is_dir() and any((p / "metrics.jsonl").is_file() for p in runs.iterdir())
-    if not has_runs:
+    rows = gather(runs, required=False)
+    if rows.empty:
         return earlier[COLUMNS]
-    rows = gather(runs)
     here = set(zip(rows["arm"], rows["seed"], strict=True))
     kept = earlier[[key not in here for key in zip(earlier["arm"], earlier["seed"], strict=True)]]
     return pd.concat([kept[COLUMNS], rows], ignore_index=True).sort_values(["arm", "seed", "kimg"], kind="stable")
