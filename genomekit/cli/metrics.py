@@ -12,6 +12,7 @@ from genomekit.cli import app
 from genomekit.cli.common import (
     Device,
     Seed,
+    check_output_dir,
     check_output_file,
     check_positive,
     command,
@@ -25,6 +26,14 @@ app.add_typer(metrics_app, name="metrics")
 
 CPU_DEFAULT_SAMPLES = 2_000  # ~8 min of Inception features on 2 CPU cores; StyleGAN's FID50k on a GPU
 GAP_TARGET = 0.08  # `metrics health` counts the attributes whose frequency gap is at most this (issue 13's bar)
+
+
+def _cache_dir(cache: Path | None, no_cache: bool, default: Path) -> Path | None:
+    """The folder of cached dataset statistics a metrics command uses: None with --no-cache; a given
+    --cache must be a folder that can be written (checked before any work)."""
+    if no_cache:
+        return None
+    return check_output_dir(cache, "--cache") if cache is not None else default
 
 
 MetricModel = Annotated[
@@ -117,6 +126,7 @@ def fid_command(
     check_positive(samples, "--samples", 2)
     check_positive(real_samples, "--real-samples", 2)
     check_positive(batch, "--batch")
+    cache_dir = _cache_dir(cache, no_cache, default_cache_dir())
     if features not in ("inception", "classifier", "auto"):
         raise UserError(f"--features must be 'inception', 'classifier' or 'auto', got {features!r}")
     if precision not in PRECISIONS:
@@ -161,7 +171,7 @@ def fid_command(
             seed=seed,
             batch_size=batch,
             kid=kid,
-            cache_dir=None if no_cache else (cache or default_cache_dir()),
+            cache_dir=cache_dir,
             progress=bar.update,
             precision=precision,
         )
@@ -213,13 +223,13 @@ def health_command(
     setup_logging()
     check_positive(samples, "--samples", 2)
     check_positive(batch, "--batch")
+    cache_dir = _cache_dir(cache, no_cache, default_cache_dir().parent / "health")
     if out is not None:
         check_output_file(out, inputs=(Path(data),))
     device = resolve_device(device)
     generator_model, dataset = _model_and_data(model, data, device)
     resolution = generator_model.config.resolution
     classifier_set = load_classifier_set(classifiers, device=device, resolution=resolution)
-    cache_dir = None if no_cache else (cache or default_cache_dir().parent / "health")
     total = 2 * min(samples, len(dataset))
     with tqdm(total=total, desc="health", unit="img", disable=not progress, leave=False) as bar:
         health = measure_health(generator_model, classifier_set, dataset, samples, batch_size=batch, seed=seed,

@@ -113,6 +113,7 @@ def test_cli_fd_on_classifier_features(artefacts, tmp_path):
         (["--features", "vgg"], "--features must be 'inception', 'classifier' or 'auto', got 'vgg'"),
         (["--inception", "/nonexistent/inception.pt"], "Inception file not found"),
         (["--samples", "1"], "--samples must be at least 2"),
+        (["--cache", __file__], "is a file; give a directory"),
     ],
 )
 def test_cli_user_errors_are_one_line(artefacts, extra, message):

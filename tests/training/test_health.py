@@ -153,3 +153,15 @@ def test_train_report_plots_the_run_and_metrics_health_repeats_its_last_snapshot
     generated = table.set_index("attribute")["generated"]
     assert {a: round(v, 4) for a, v in generated.items()} == pytest.approx(last["sample_frequencies"], abs=1e-4)
     np.testing.assert_allclose(table["gap"], (table["generated"] - table["data"]).abs(), atol=1e-4)
+
+
+def test_metrics_health_refuses_a_cache_that_is_a_file_before_any_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from genomekit.cli import app
+
+    out = tmp_path / "health.csv"
+    result = CliRunner().invoke(app, ["metrics", "health", "--model", "default", "--data", str(tmp_path / "none.zip"),
+                                      "--cache", __file__, "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 2 and result.output.strip() == f"error: --cache {__file__} is a file; give a directory"
+    assert not out.exists()
