@@ -2,8 +2,10 @@
 
 Both can first refine eq. 6's statistics under eq. 6 itself (``Refinement``: a few rounds of samples
 drawn, rendered and scored by the statistics' own classifier set, ``genomekit.sampling.refine_statistics``);
-the CLI does so by default, as the sampler measured best by an independent classifier set
-(docs/GENOME_HEALTH.md, section 4).
+the CLI does so by default, as the sampler measured best by an independent classifier set on the
+faces (docs/GENOME_HEALTH.md, section 4). ``Gibbs`` instead keeps eq. 5 whole: sequences are drawn by
+Gibbs sampling with a surrogate of p(a | k) fitted to the statistics' rows (``genomekit.surrogate``),
+the better sampler for a class-like attribute such as a garment's kind (section 4c).
 
 ``sample`` is what `genomekit sample` calls and ``evaluate_conditional`` what `genomekit
 evaluate-conditional` calls; both take the loaded model, statistics and classifier set (see
@@ -44,6 +46,7 @@ from genomekit.images import save_grid, save_images
 from genomekit.inference import render, score
 from genomekit.sampling import Condition, refine_statistics, sample_conditional
 from genomekit.stats import Stats
+from genomekit.surrogate import SequenceSurrogate, fit_surrogate, read_rows, sample_gibbs
 
 if TYPE_CHECKING:
     from classifiers import ClassifierSet
@@ -76,6 +79,33 @@ class Refinement:
 
     def describe(self) -> str:
         return f"eq. 6 with statistics refined under itself ({self.rounds} rounds x {self.samples})"
+
+
+@dataclass(frozen=True)
+class Gibbs:
+    """Draw from eq. 5, ``p(k) p(a | k)^(1/T)``, by ``sweeps`` Gibbs sweeps over the genes, with ``p(a | k)``
+    an MLP on w (``hidden`` units, at most ``epochs`` epochs) fitted to the statistics' rows."""
+
+    sweeps: int = 8
+    hidden: int = 256
+    epochs: int = 25
+
+    def describe(self) -> str:
+        return f"eq. 5 by Gibbs sampling ({self.sweeps} sweeps) with a surrogate of p(a | k) fitted to the statistics' rows"
+
+
+def stats_surrogate(G: nn.Module, stats: Stats, gibbs: Gibbs, seed: int) -> SequenceSurrogate:
+    """The surrogate ``gibbs`` samples with, fitted to every row of ``stats`` (seeded by ``seed``)."""
+    sequences, probabilities = read_rows(stats)
+    surrogate, fit = fit_surrogate(
+        G.latent.genes.detach().cpu(), sequences, probabilities, stats.attributes, hidden=gibbs.hidden,
+        epochs=gibbs.epochs, generator=torch.Generator().manual_seed(seed + 3),
+    )  # fmt: skip
+    logger.info(
+        "surrogate of p(a | k): %d rows, held-out agreement with the classifiers %.1f%% (lowest %.1f%%, %s)",
+        fit.rows, 100 * fit.agreement.mean(), 100 * fit.agreement.min(), fit.attributes[int(fit.agreement.argmin())],
+    )  # fmt: skip
+    return surrogate
 
 
 def check_steering(refinement: Refinement | None, steering: ClassifierSet | None, stats: Stats) -> None:
@@ -152,6 +182,7 @@ def sample(
     columns: int = 8,
     refinement: Refinement | None = None,
     steering: ClassifierSet | None = None,
+    gibbs: Gibbs | None = None,
 ) -> SampleResult:
     """Conditional samples by eq. 6 with temperature: grid.png, images/, sequences.parquet, sample.json.
 
@@ -166,6 +197,8 @@ def sample(
         allow_other_model: accept statistics of another model of the same genome shape.
         refinement: refine the statistics under eq. 6 first (``conditional_statistics``), with
             ``steering``, the set the statistics were collected with; None = the paper's eq. 6.
+        gibbs: draw by Gibbs sampling with a surrogate fitted to the statistics' rows instead of eq. 6
+            (``refinement`` must then be None).
 
     Every value is checked before the first image is generated, and ``out`` is written only once
     everything is computed.
@@ -186,14 +219,21 @@ def sample(
                 f"unconditional scores must be (N, A) = {(num_samples, classifiers.num_attributes)}, "
                 f"got {tuple(unconditional.shape)}"
             )
+    if gibbs is not None and refinement is not None:
+        raise ValueError("a Gibbs sampler does not refine eq. 6's statistics; give one of refinement and gibbs")
     if conditions:
         check_steering(refinement, steering, stats)
     # 2. Generate (and score).
     G = model.generator(device)
-    p_attr = conditional_statistics(G, stats, conditions, temperature, refinement, steering, seed)
-    sequences = sample_conditional(
-        G.latent, p_attr, conditions, temperature, num_samples, torch.Generator().manual_seed(seed)
-    ).cpu()
+    generator = torch.Generator().manual_seed(seed)
+    if gibbs is not None and conditions:
+        surrogate = stats_surrogate(G, stats, gibbs, seed)
+        sequences = sample_gibbs(
+            surrogate, conditions, temperature, num_samples, sweeps=gibbs.sweeps, generator=generator
+        )
+    else:
+        p_attr = conditional_statistics(G, stats, conditions, temperature, refinement, steering, seed)
+        sequences = sample_conditional(G.latent, p_attr, conditions, temperature, num_samples, generator).cpu()
     images = render(G, sequences)
     table = None
     if classifiers is not None:
@@ -210,7 +250,7 @@ def sample(
         "stats": stats_name(stats),
         "conditions": [str(c) for c in conditions],
         "temperature": temperature,
-        "sampler": refinement.describe() if refinement is not None and conditions else "eq. 6",
+        "sampler": _describe(refinement, gibbs) if conditions else "eq. 6",
         "seed": seed,
         "samples": num_samples,
     }
@@ -222,6 +262,13 @@ def sample(
         description["classifiers"] = {"identity": classifiers.identity, "source": getattr(classifiers, "source", None)}
     write_json(out / "sample.json", description)
     return SampleResult(out=out, conditions=tuple(conditions), sequences=sequences, scores=table)
+
+
+def _describe(refinement: Refinement | None, gibbs: Gibbs | None) -> str:
+    """The sampler in words, for sample.json and the CLI."""
+    if gibbs is not None:
+        return gibbs.describe()
+    return refinement.describe() if refinement is not None else "eq. 6"
 
 
 def _score_table(
@@ -266,6 +313,7 @@ def evaluate_conditional(
     progress: Progress | None = None,
     refinement: Refinement | None = None,
     steering: ClassifierSet | None = None,
+    gibbs: Gibbs | None = None,
 ) -> pd.DataFrame:
     """Table 4's form: for each attribute, value (present/absent) and temperature, the classifier accuracy
     of conditional samples and the Fréchet distance of their classifier features to unconditional ones.
@@ -285,6 +333,8 @@ def evaluate_conditional(
         refinement: refine the statistics of each cell under eq. 6 first (``conditional_statistics``)
             with ``steering``, the set the statistics were collected with (it steers; ``classifiers``
             judges); None = the paper's eq. 6.
+        gibbs: draw each cell by Gibbs sampling with one surrogate fitted to the statistics' rows
+            (``refinement`` must then be None).
 
     Every value is checked before the first image is generated; ``out`` is created only when the
     table is complete.
@@ -307,8 +357,11 @@ def evaluate_conditional(
         if positive.attribute not in [p.attribute for p in positives]:
             positives.append(positive)
     check_classifier_attributes(classifiers, stats.attributes)
+    if gibbs is not None and refinement is not None:
+        raise ValueError("a Gibbs sampler does not refine eq. 6's statistics; give one of refinement and gibbs")
     check_steering(refinement, steering, stats)
     G = model.generator(device)
+    surrogate = stats_surrogate(G, stats, gibbs, seed) if gibbs is not None else None
     names = list(classifiers.attribute_names)
     extra = refinement.rounds * refinement.samples if refinement is not None else 0
     total = num_samples + (num_samples + extra) * 2 * len(positives) * len(temperatures)
@@ -326,10 +379,14 @@ def evaluate_conditional(
             condition = Condition(positive.attribute, positive.index, present)
             baseline = ((uncond_probs[:, col] > 0.5) == present).float().mean().item()
             for t in temperatures:
-                p_attr = conditional_statistics(G, stats, [condition], t, refinement, steering, seed, update)
-                seqs = sample_conditional(
-                    G.latent, p_attr, [condition], t, num_samples, torch.Generator().manual_seed(seed)
-                ).cpu()
+                generator = torch.Generator().manual_seed(seed)
+                if surrogate is not None:
+                    seqs = sample_gibbs(
+                        surrogate, [condition], t, num_samples, sweeps=gibbs.sweeps, generator=generator
+                    )
+                else:
+                    p_attr = conditional_statistics(G, stats, [condition], t, refinement, steering, seed, update)
+                    seqs = sample_conditional(G.latent, p_attr, [condition], t, num_samples, generator).cpu()
                 images = render(G, seqs, on_batch=update)
                 probs, feats = score(classifiers, images)
                 if fid_reference is not None:

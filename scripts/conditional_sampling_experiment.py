@@ -12,6 +12,9 @@ steered it. Samplers:
   variant's estimate by the mean (soft: probability; hard: p > 0.5) over the samples that carry it
   (shrunk towards the previous estimate with ``--prior`` pseudo-samples), and iterate ``--rounds``
   times (``genomekit.sampling.refine_statistics``);
+* ``gibbs``: eq. 5 without eq. 6's factorisation: Gibbs sampling over genes from
+  ``p(k) p(a | k)^(1/T)``, with ``p(a | k)`` an MLP on w fitted to the statistics' rows
+  (``genomekit.surrogate``; its held-out agreement with the steering set goes to surrogate_fit.csv);
 * ``accept``: classifier-guided acceptance (clearly not eq. 6): draw from eq. 6 and keep the samples
   the steering set accepts.
 
@@ -45,6 +48,7 @@ def main() -> None:
     from genomekit.metrics.frechet import FeatureStats, frechet_distance_from_stats
     from genomekit.sampling import Condition, conditional_logits, refine_statistics
     from genomekit.stats import attribute_given_variant, classifier_source, load_stats
+    from genomekit.surrogate import fit_surrogate, read_rows, sample_gibbs
     from genomekit.training import load_generator
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,11 +63,16 @@ def main() -> None:
     parser.add_argument("--prior", type=float, default=8.0)
     parser.add_argument("--samplers", default="eq6,refined-soft,refined-hard,accept")
     parser.add_argument("--attributes", default=",".join(PAPER_ATTRIBUTES))
+    parser.add_argument("--values", default="yes,no", help="which cells: yes, no or both")
+    parser.add_argument("--sweeps", type=int, default=8, help="gibbs: sweeps over the genes")
+    parser.add_argument("--surrogate-hidden", type=int, default=256)
+    parser.add_argument("--surrogate-epochs", type=int, default=25)
     parser.add_argument("--real", type=Path, help="real images: how often steering and grading sets agree on them")
     parser.add_argument("--agreement-only", action="store_true", help="only measure the two sets' agreement")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
 
     G = load_generator(args.model)
@@ -115,13 +124,23 @@ def main() -> None:
     if args.agreement_only:
         return
 
+    surrogate = None
+    if "gibbs" in args.samplers.split(","):
+        sequences, probabilities = read_rows(stats)
+        surrogate, fit = fit_surrogate(G.latent.genes, sequences, probabilities, names, hidden=args.surrogate_hidden,
+                                       epochs=args.surrogate_epochs, generator=torch.Generator().manual_seed(args.seed))  # fmt: skip
+        fit_table = pd.DataFrame({"attribute": names, "agreement": fit.agreement})
+        fit_table.to_csv(args.out / "surrogate_fit.csv", index=False)
+        print(f"surrogate: {fit.rows} rows, epoch {fit.epochs}, held-out loss {fit.val_loss:.4f}, "
+              f"agreement {fit.agreement.mean():.3f}", flush=True)  # fmt: skip
+
     rows = []
     start = time.time()
     for sampler in args.samplers.split(","):
         for attribute in args.attributes.split(","):
             index = names.index(attribute)
             gcol = list(grader.attribute_names).index(attribute)
-            for present in (True, False):
+            for present in [value == "yes" for value in args.values.split(",")]:
                 condition = Condition(attribute, index, present)
                 for t in temps:
                     rng = torch.Generator().manual_seed(args.seed)
@@ -141,6 +160,8 @@ def main() -> None:
                         seqs = torch.cat(kept)[: args.n]
                         if len(seqs) < args.n:  # the steering set rarely accepts: fill with eq. 6 draws
                             seqs = torch.cat([seqs, G.latent.sample_categorical(logits, args.n - len(seqs), rng)])
+                    elif sampler == "gibbs":
+                        seqs = sample_gibbs(surrogate, [condition], t, args.n, sweeps=args.sweeps, generator=rng)
                     else:
                         seqs = G.latent.sample_categorical(logits, args.n, rng)
                     images = render(seqs)

@@ -50,6 +50,22 @@ Refine = Annotated[
     ),
 ]
 RefineSamples = Annotated[int, typer.Option(help="Samples rendered and scored per refinement round.")]
+GibbsOption = Annotated[
+    bool,
+    typer.Option(
+        "--gibbs",
+        help="Draw from eq. 5 by Gibbs sampling over genes, with p(a | k) an MLP fitted to the statistics' rows, "
+        "instead of eq. 6 (best for class-like attributes: docs/GENOME_HEALTH.md section 4c); ignores --refine.",
+    ),
+]
+
+
+def _sampler(refine: int, refine_samples: int, gibbs: bool):
+    """(refinement, gibbs) of the sampler options: one of them or neither (the paper's eq. 6)."""
+    from analysis.conditional import Gibbs
+
+    refinement = _refinement(refine, refine_samples)
+    return (None, Gibbs()) if gibbs else (refinement, None)
 
 
 def _refinement(refine: int, refine_samples: int):
@@ -71,6 +87,14 @@ def _steering_set(refinement, statistics, device: str, resolution: int):
         return load_stats_classifiers(statistics, None, device, resolution=resolution)
     except UserError as error:
         raise UserError(f"{error} (it steers the default refinement; --refine 0 samples without it)") from None
+
+
+def _echo_sampler(refinement, gibbs) -> None:
+    """One line naming the sampler that drew the samples (none for eq. 6, the paper's)."""
+    if gibbs is not None:
+        typer.echo(f"sampler: {gibbs.describe()}")
+    elif refinement is not None:
+        typer.echo(f"sampler: {refinement.describe()}; --refine 0 for the paper's eq. 6")
 
 
 def _genome_stats(checkpoint, stats: Path, allow_other_model: bool, purpose: str = "conditional sampling"):
@@ -147,6 +171,7 @@ def sample_command(
     allow_other_model: AllowOther = False,
     refine: Refine = 2,
     refine_samples: RefineSamples = 256,
+    gibbs: GibbsOption = False,
     seed: Seed = 0,
     device: Device = "auto",
 ) -> None:
@@ -154,7 +179,7 @@ def sample_command(
 
     By default eq. 6's statistics are first refined under eq. 6 itself (--refine rounds of
     --refine-samples images, scored by the set the statistics were collected with); --refine 0 is
-    the paper's eq. 6 on the collected statistics.
+    the paper's eq. 6 on the collected statistics; --gibbs draws from eq. 5 with a learned p(a | k).
 
     Example:
 
@@ -167,7 +192,7 @@ def sample_command(
     setup_logging()
     check_temperature(temp, "--temp")
     check_positive(samples, "--samples")
-    refinement = _refinement(refine, refine_samples)
+    refinement, sampler = _sampler(refine, refine_samples, gibbs)
     device = resolve_device(device)
     specs = split_names(attr)
     with staged_output(out, "sample") as tmp:
@@ -193,11 +218,11 @@ def sample_command(
             allow_other_model=allow_other_model,
             refinement=refinement,
             steering=steering,
+            gibbs=sampler,
         )
     wanted = ", ".join(str(c) for c in result.conditions) or "nothing (uniform)"
     typer.echo(f"{samples} samples conditioned on {wanted} at T={temp:g}: {out / 'grid.png'}")
-    if refinement is not None:
-        typer.echo(f"sampler: {refinement.describe()}; --refine 0 for the paper's eq. 6")
+    _echo_sampler(refinement, sampler if result.conditions else None)
     if result.scores is not None:
         typer.echo(f"{'attribute':<22} {'requested':<9} {'conditional':>11} {'unconditional':>13}")
         for row in result.scores.itertuples():
@@ -225,6 +250,7 @@ def evaluate_conditional_command(
     allow_other_model: AllowOther = False,
     refine: Refine = 2,
     refine_samples: RefineSamples = 256,
+    gibbs: GibbsOption = False,
     seed: Seed = 0,
     device: Device = "auto",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -245,7 +271,7 @@ def evaluate_conditional_command(
     setup_logging()
     temperatures = parse_temperatures(temps)
     check_positive(samples, "--samples", 2)
-    refinement = _refinement(refine, refine_samples)
+    refinement, sampler = _sampler(refine, refine_samples, gibbs)
     names = split_names(attr)
     if not names:
         raise UserError("--attr needs at least one attribute name")
@@ -278,10 +304,10 @@ def evaluate_conditional_command(
             progress=bar,
             refinement=refinement,
             steering=steering,
+            gibbs=sampler,
         )
     typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if refinement is not None:
-        typer.echo(f"sampler: {refinement.describe()}; --refine 0 for the paper's eq. 6")
+    _echo_sampler(refinement, sampler)
     for line in table4_summary(table):
         typer.echo(line)
     typer.echo(f"wrote {out / 'conditional.csv'} and conditional.png")

@@ -399,3 +399,7 @@ def test_sample_needs_the_steering_set_only_to_refine(world, tmp_path):
     plain = invoke(*common, "--out", tmp_path / "p", "--refine", 0)
     assert plain.exit_code == 0, plain.output
     assert json.loads((tmp_path / "p" / "sample.json").read_text())["sampler"] == "eq. 6"
+    gibbs = invoke(*common, "--out", tmp_path / "g", "--gibbs")  # fits its surrogate to the rows, no set needed
+    assert gibbs.exit_code == 0, gibbs.output
+    assert "Gibbs sampling" in json.loads((tmp_path / "g" / "sample.json").read_text())["sampler"]
+    assert "sampler: eq. 5 by Gibbs sampling" in gibbs.output

@@ -213,6 +213,31 @@ def test_refined_sampling_is_eq6_on_statistics_refined_by_the_steering_set(loade
     assert not (tmp_path / "n").exists()
 
 
+def test_gibbs_sampling_draws_from_a_surrogate_fitted_to_the_statistics_rows(loaded, tmp_path, bars):
+    from analysis.conditional import Gibbs
+    from genomekit.surrogate import fit_surrogate, read_rows, sample_gibbs
+
+    model, stats = loaded["model"], loaded["stats"]
+    gibbs = Gibbs(sweeps=2, hidden=8, epochs=2)
+    result = sample(model, stats, ["smiling"], 0.5, 8, tmp_path / "s", seed=3, gibbs=gibbs)
+    # the reference, step by step: fit the surrogate to every collected row, then Gibbs-sample with it
+    sequences, probabilities = read_rows(stats)
+    assert len(sequences) == stats.samples
+    G = model.generator("cpu")
+    surrogate, _ = fit_surrogate(G.latent.genes.detach(), sequences, probabilities, stats.attributes, hidden=8,
+                                 epochs=2, generator=torch.Generator().manual_seed(3 + 3))  # fmt: skip
+    expected = sample_gibbs(surrogate, result.conditions, 0.5, 8, sweeps=2, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(result.sequences, expected)
+    assert json.loads((tmp_path / "s" / "sample.json").read_text())["sampler"] == gibbs.describe()
+    with pytest.raises(ValueError, match="one of refinement and gibbs"):
+        sample(model, stats, ["smiling"], 0.5, 8, tmp_path / "n", gibbs=gibbs, refinement=Refinement())
+    assert not (tmp_path / "n").exists()
+    classifiers = load_stats_classifiers(stats, None)
+    table = evaluate_conditional(model, stats, classifiers, ["smiling"], [1.0, 0.5], 4, tmp_path / "e",
+                                 progress=bars, gibbs=gibbs)  # fmt: skip
+    assert len(table) == 4 and bars.totals == {"evaluate-conditional": 4 + 4 * 2 * 2} and bars.done == bars.totals
+
+
 def test_evaluate_conditional_refines_each_cell_and_counts_its_images(loaded, tmp_path, bars):
     classifiers = load_stats_classifiers(loaded["stats"], None)
     refinement = Refinement(rounds=1, samples=8)

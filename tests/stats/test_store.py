@@ -92,3 +92,19 @@ def test_totals_file_round_trip(tmp_path):
     loaded, names = store.load_totals(tmp_path / "sums.safetensors")
     assert loaded.equal(totals) and names == ATTRIBUTES
     assert sha == store.file_sha256(tmp_path / "sums.safetensors")
+
+
+def test_read_rows_returns_every_row_in_sample_order(tmp_path):
+    from genomekit.surrogate import read_rows
+
+    manifest = store.new_manifest(identity(), 20)
+    parts = [shard_data(rows, seed) for seed, rows in enumerate((8, 8, 4))]
+    for chunk, (genes, scores, realness) in enumerate(parts):
+        manifest["shards"].append(store.write_shard(tmp_path, chunk, 8 * chunk, genes, scores, realness, ATTRIBUTES))
+    totals = VariantTotals.of_samples(*(torch.cat(x) for x in zip(*parts, strict=True)), num_variants=5)
+    stats = store.Stats(totals, ATTRIBUTES, (3, 5, 4), manifest, tmp_path)
+    sequences, probabilities = read_rows(stats)
+    frame = pd.concat(pd.read_parquet(tmp_path / e["file"]) for e in manifest["shards"])
+    assert np.array_equal(sequences.numpy(), frame[["gene_000", "gene_001", "gene_002"]].to_numpy())
+    assert np.array_equal(probabilities.numpy(), frame[list(ATTRIBUTES)].to_numpy())
+    assert np.array_equal(sequences.numpy(), torch.cat([p[0] for p in parts]).numpy())
