@@ -102,8 +102,9 @@ def stats_surrogate(G: nn.Module, stats: Stats, gibbs: Gibbs, seed: int) -> Sequ
         epochs=gibbs.epochs, generator=torch.Generator().manual_seed(seed + 3),
     )  # fmt: skip
     logger.info(
-        "surrogate of p(a | k): %d rows, held-out agreement with the classifiers %.1f%% (lowest %.1f%%, %s)",
-        fit.rows, 100 * fit.agreement.mean(), 100 * fit.agreement.min(), fit.attributes[int(fit.agreement.argmin())],
+        "surrogate of p(a | k): %d rows, held-out balanced agreement with the classifiers %.1f%% (lowest %.1f%%, %s)",
+        fit.rows, 100 * np.nanmean(fit.balanced_agreement), 100 * np.nanmin(fit.balanced_agreement),
+        fit.attributes[int(np.nanargmin(fit.balanced_agreement))],
     )  # fmt: skip
     return surrogate
 

@@ -75,6 +75,7 @@ class SurrogateFit:
 
     attributes: tuple[str, ...]
     agreement: np.ndarray  # share of held-out rows where surrogate and classifier agree on p > 0.5
+    balanced_agreement: np.ndarray  # the mean of that share over rows the classifier calls present and absent
     val_loss: float  # mean binary cross-entropy to the classifier probabilities, held-out rows
     epochs: int  # epoch of the kept weights
     rows: int  # rows fitted on (without the held-out part)
@@ -136,8 +137,11 @@ def fit_surrogate(
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        agreement = ((model(x[val]) > 0) == (y[val] > 0.5)).to(torch.float64).mean(0).numpy()
-    fit = SurrogateFit(tuple(attributes), agreement, best_loss, best_epoch, len(train))
+        said, truth = (model(x[val]) > 0).numpy(), (y[val] > 0.5).numpy()
+    agreement = (said == truth).mean(0)
+    rates = [np.where((truth == v).any(0), ((said == truth) & (truth == v)).sum(0) / (truth == v).sum(0).clip(1), np.nan)
+             for v in (True, False)]  # fmt: skip
+    fit = SurrogateFit(tuple(attributes), agreement, np.nanmean(np.stack(rates), 0), best_loss, best_epoch, len(train))
     return model, fit
 
 

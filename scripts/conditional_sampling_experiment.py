@@ -15,6 +15,10 @@ steered it. Samplers:
 * ``gibbs``: eq. 5 without eq. 6's factorisation: Gibbs sampling over genes from
   ``p(k) p(a | k)^(1/T)``, with ``p(a | k)`` an MLP on w fitted to the statistics' rows
   (``genomekit.surrogate``; its held-out agreement with the steering set goes to surrogate_fit.csv);
+* ``resample``: eq. 5 exactly, for the collected sequences: draw the statistics' rows with replacement,
+  weighted by p(value | k)^(1/T) as the steering set scored them at collection. Not a generator of new
+  sequences (each draw is a collected one); it is the accuracy an exact eq. 5 reaches, graded
+  independently, and ``ceiling`` (every cell) is the same figure by the steering set, without drawing;
 * ``accept``: classifier-guided acceptance (clearly not eq. 6): draw from eq. 6 and keep the samples
   the steering set accepts.
 
@@ -125,14 +129,15 @@ def main() -> None:
         return
 
     surrogate = None
+    sequences, probabilities = read_rows(stats)
     if "gibbs" in args.samplers.split(","):
-        sequences, probabilities = read_rows(stats)
         surrogate, fit = fit_surrogate(G.latent.genes, sequences, probabilities, names, hidden=args.surrogate_hidden,
                                        epochs=args.surrogate_epochs, generator=torch.Generator().manual_seed(args.seed))  # fmt: skip
-        fit_table = pd.DataFrame({"attribute": names, "agreement": fit.agreement})
+        fit_table = pd.DataFrame({"attribute": names, "agreement": fit.agreement,
+                                  "balanced_agreement": fit.balanced_agreement})  # fmt: skip
         fit_table.to_csv(args.out / "surrogate_fit.csv", index=False)
         print(f"surrogate: {fit.rows} rows, epoch {fit.epochs}, held-out loss {fit.val_loss:.4f}, "
-              f"agreement {fit.agreement.mean():.3f}", flush=True)  # fmt: skip
+              f"agreement {fit.agreement.mean():.3f}, balanced {fit.balanced_agreement.mean():.3f}", flush=True)  # fmt: skip
 
     rows = []
     start = time.time()
@@ -160,6 +165,9 @@ def main() -> None:
                         seqs = torch.cat(kept)[: args.n]
                         if len(seqs) < args.n:  # the steering set rarely accepts: fill with eq. 6 draws
                             seqs = torch.cat([seqs, G.latent.sample_categorical(logits, args.n - len(seqs), rng)])
+                    elif sampler == "resample":
+                        weights = eq5_weights(probabilities[:, index], present, t)
+                        seqs = sequences[torch.multinomial(weights, args.n, replacement=True, generator=rng)]
                     elif sampler == "gibbs":
                         seqs = sample_gibbs(surrogate, [condition], t, args.n, sweeps=args.sweeps, generator=rng)
                     else:
@@ -173,6 +181,8 @@ def main() -> None:
                         "accuracy": float(((graded[:, gcol] > 0.5) == present).float().mean()),
                         "steer_accuracy": float(((steered[:, index] > 0.5) == present).float().mean()),
                         "fd_to_unconditional": frechet_distance_from_stats(FeatureStats.from_features(feats), reference),
+                        "distinct": len(torch.unique(seqs, dim=0)),
+                        "ceiling": eq5_ceiling(probabilities[:, index], present, t),
                     })  # fmt: skip
             print(f"{sampler} {attribute} done ({time.time() - start:.0f} s)", flush=True)
         frame = pd.DataFrame(rows)
@@ -180,7 +190,7 @@ def main() -> None:
     frame = pd.DataFrame(rows)
     summary = frame.groupby(["sampler", "temperature"]).agg(
         accuracy=("accuracy", "mean"), steer_accuracy=("steer_accuracy", "mean"),
-        fd_to_unconditional=("fd_to_unconditional", "mean"),
+        fd_to_unconditional=("fd_to_unconditional", "mean"), ceiling=("ceiling", "mean"),
     ).reset_index()  # fmt: skip
     falling = []
     for (sampler, attribute, value), cell in frame.groupby(["sampler", "attribute", "value"]):
@@ -193,6 +203,21 @@ def main() -> None:
     _plot(summary, args.out / "conditional_samplers.png")
     (args.out / "settings.json").write_text(json.dumps(vars(args), default=str, indent=2) + "\n")
     print(summary.to_string(index=False))
+
+
+def eq5_weights(probability: torch.Tensor, present: bool, temperature: float) -> torch.Tensor:
+    """(N,) float64 weights of collected rows under eq. 5 with temperature: p(value | k)^(1/T), uniform p(k)."""
+    q = probability.to(torch.float64) if present else 1 - probability.to(torch.float64)
+    log_w = torch.log(q.clamp(min=1e-6)) / temperature
+    return torch.exp(log_w - log_w.max())
+
+
+def eq5_ceiling(probability: torch.Tensor, present: bool, temperature: float) -> float:
+    """The steering set's accuracy of an exact eq. 5 draw with temperature: the eq5_weights-weighted share of
+    collected rows it calls the requested value (what no sampler of p(k) p(value | k)^(1/T) can beat)."""
+    weights = eq5_weights(probability, present, temperature)
+    shows = (probability > 0.5) == present
+    return float((weights * shows).sum() / weights.sum())
 
 
 def _plot(summary: pd.DataFrame, path: Path) -> None:

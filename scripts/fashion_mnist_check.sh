@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 13's Fashion-MNIST targets on a trained run, with genomekit's own commands:
 #   class coverage: each class's share of 10,000 samples (by the classifier set), target 5%-15% each;
-#   conditional sampling: `--attr X --temp 0.5`, X found in >= 80% of 256 samples, for every class.
+#   conditional sampling: `--attr X --temp 0.5`, X found in >= 80% of 256 samples, for every class,
+#   with the default sampler (conditional/) and with --gibbs (conditional_gibbs/).
 # Usage: scripts/fashion_mnist_check.sh RUN_DIR CLASSIFIER_SET OUT_DIR
 set -euo pipefail
 run=$1 classifiers=$2 out=$3
@@ -10,7 +11,7 @@ PY=${PY:-.venv/bin/python}
 classes=Tshirt_Top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle_Boot
 mkdir -p "$out"
 $GK export "$run/checkpoint.safetensors" --out "$out/model.safetensors"
-$GK collect-stats --model "$out/model.safetensors" --classifiers "$classifiers" --samples 10000 \
+$GK collect-stats --model "$out/model.safetensors" --classifiers "$classifiers" --samples "${SAMPLES:-30000}" \
     --out "$out/stats" --no-progress
 $PY - "$out" "$classes" <<'EOF'
 import glob, sys
@@ -24,3 +25,5 @@ print(table.to_string(float_format=lambda v: f"{v:.1%}"))
 EOF
 $GK evaluate-conditional --model "$out/model.safetensors" --stats "$out/stats" --attr "$classes" \
     --temps 1,0.5 --samples 256 --out "$out/conditional" --no-progress
+$GK evaluate-conditional --model "$out/model.safetensors" --stats "$out/stats" --attr "$classes" \
+    --temps 1,0.5 --samples 256 --gibbs --out "$out/conditional_gibbs" --no-progress

@@ -69,7 +69,7 @@ def test_fit_learns_an_attribute_that_no_single_gene_carries():
     k = torch.randint(0, 4, (6000, 3), generator=torch.Generator().manual_seed(1))
     label = ((k[:, 0] % 2) == (k[:, 1] % 2)).float().unsqueeze(1)
     model, fit = fit_surrogate(genes, k, label, ["same_parity"], epochs=30, generator=torch.Generator().manual_seed(2))
-    assert fit.agreement[0] > 0.97 and fit.rows == 5400
+    assert fit.agreement[0] > 0.97 and fit.balanced_agreement[0] > 0.97 and fit.rows == 5400
     _, fit2 = fit_surrogate(genes, k, label, ["same_parity"], epochs=30, generator=torch.Generator().manual_seed(2))
     assert fit2.val_loss == fit.val_loss
     draws = sample_gibbs(
