@@ -1,0 +1,34 @@
+"""scripts/conditional_sampling_experiment.py: the exact eq. 5 weights of collected rows and the ceiling they give,
+against a plain numpy reference."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SCRIPT = Path(__file__).parents[2] / "scripts" / "conditional_sampling_experiment.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("conditional_sampling_experiment", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ceiling_is_the_eq5_weighted_share_of_rows_that_show_the_value():
+    script = _script()
+    p = np.random.default_rng(0).beta(0.5, 2.0, size=5000)  # a rare attribute's probabilities over uniform rows
+    for present in (True, False):
+        for temperature in (1.0, 0.5, 0.3):
+            q = p if present else 1 - p
+            w = np.clip(q, 1e-6, None) ** (1 / temperature)
+            expected = (w * ((p > 0.5) == present)).sum() / w.sum()
+            got = script.eq5_ceiling(torch.as_tensor(p), present, temperature)
+            assert abs(got - expected) < 1e-9
+            weights = script.eq5_weights(torch.as_tensor(p), present, temperature).numpy()
+            assert np.allclose(weights / weights.sum(), w / w.sum())
+    # lower temperature moves the ceiling up; at T = 1 it is E[p * 1(p > 0.5)] / E[p], above the base rate
+    ceilings = [script.eq5_ceiling(torch.as_tensor(p), True, t) for t in (1.0, 0.5, 0.3)]
+    assert (p > 0.5).mean() < ceilings[0] < ceilings[1] < ceilings[2] < 1
