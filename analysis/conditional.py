@@ -109,6 +109,12 @@ def stats_surrogate(G: nn.Module, stats: Stats, gibbs: Gibbs, seed: int) -> Sequ
     return surrogate
 
 
+def check_one_sampler(refinement: Refinement | None, gibbs: Gibbs | None) -> None:
+    """A Gibbs sampler does not use eq. 6's statistics, so it cannot also refine them."""
+    if gibbs is not None and refinement is not None:
+        raise ValueError("a Gibbs sampler does not refine eq. 6's statistics; give one of refinement and gibbs")
+
+
 def check_steering(refinement: Refinement | None, steering: ClassifierSet | None, stats: Stats) -> None:
     """A refinement needs ``steering``, a set that scores every attribute of ``stats``."""
     if refinement is None:
@@ -220,8 +226,7 @@ def sample(
                 f"unconditional scores must be (N, A) = {(num_samples, classifiers.num_attributes)}, "
                 f"got {tuple(unconditional.shape)}"
             )
-    if gibbs is not None and refinement is not None:
-        raise ValueError("a Gibbs sampler does not refine eq. 6's statistics; give one of refinement and gibbs")
+    check_one_sampler(refinement, gibbs)
     if conditions:
         check_steering(refinement, steering, stats)
     # 2. Generate (and score).
@@ -358,8 +363,7 @@ def evaluate_conditional(
         if positive.attribute not in [p.attribute for p in positives]:
             positives.append(positive)
     check_classifier_attributes(classifiers, stats.attributes)
-    if gibbs is not None and refinement is not None:
-        raise ValueError("a Gibbs sampler does not refine eq. 6's statistics; give one of refinement and gibbs")
+    check_one_sampler(refinement, gibbs)
     check_steering(refinement, steering, stats)
     G = model.generator(device)
     surrogate = stats_surrogate(G, stats, gibbs, seed) if gibbs is not None else None
