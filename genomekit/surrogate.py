@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from genomekit.metrics.classification import balanced_accuracy
 from genomekit.sampling import Condition
 from genomekit.stats.store import Stats, read_shard
 
@@ -138,10 +139,8 @@ def fit_surrogate(
     model.eval()
     with torch.no_grad():
         said, truth = (model(x[val]) > 0).numpy(), (y[val] > 0.5).numpy()
-    agreement = (said == truth).mean(0)
-    rates = [np.where((truth == v).any(0), ((said == truth) & (truth == v)).sum(0) / (truth == v).sum(0).clip(1), np.nan)
-             for v in (True, False)]  # fmt: skip
-    fit = SurrogateFit(tuple(attributes), agreement, np.nanmean(np.stack(rates), 0), best_loss, best_epoch, len(train))
+    balanced = balanced_accuracy(said, truth)
+    fit = SurrogateFit(tuple(attributes), (said == truth).mean(0), balanced, best_loss, best_epoch, len(train))
     return model, fit
 
 

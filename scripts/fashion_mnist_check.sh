@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 13's Fashion-MNIST targets on a trained run, with genomekit's own commands:
-#   class coverage: each class's share of 10,000 samples (by the classifier set), target 5%-15% each;
+#   class coverage: each class's share of $SAMPLES (default 30,000) samples (by the classifier set), target 5%-15% each;
 #   conditional sampling: `--attr X --temp 0.5`, X found in >= 80% of 256 samples, for every class,
 #   with the default sampler (conditional/) and with --gibbs (conditional_gibbs/).
 # Usage: scripts/fashion_mnist_check.sh RUN_DIR CLASSIFIER_SET OUT_DIR

@@ -1,24 +1,14 @@
 """scripts/conditional_sampling_experiment.py: the exact eq. 5 weights of collected rows and the ceiling they give,
 against a plain numpy reference."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import torch
 
-SCRIPT = Path(__file__).parents[2] / "scripts" / "conditional_sampling_experiment.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("conditional_sampling_experiment", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts import load_script
 
 
 def test_ceiling_is_the_eq5_weighted_share_of_rows_that_show_the_value():
-    script = _script()
+    script = load_script("conditional_sampling_experiment")
     p = np.random.default_rng(0).beta(0.5, 2.0, size=5000)  # a rare attribute's probabilities over uniform rows
     for present in (True, False):
         for temperature in (1.0, 0.5, 0.3):

@@ -1,22 +1,17 @@
 """scripts/make_fashion_mnist.py on tiny IDX files written here: pixels, padding, one-hot labels, errors."""
 
 import gzip
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from genomekit.data.dataset import open_dataset
-
-SCRIPT = Path(__file__).parents[2] / "scripts" / "make_fashion_mnist.py"
+from tests.scripts import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("make_fashion_mnist", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_fashion_mnist")
 
 
 def _write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
