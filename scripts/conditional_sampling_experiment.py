@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    if not set(args.values.split(",")) <= {"yes", "no"}:
+        parser.error(f"--values takes yes, no or yes,no; got {args.values!r}")
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
 

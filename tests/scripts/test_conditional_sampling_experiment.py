@@ -1,5 +1,8 @@
 """scripts/conditional_sampling_experiment.py: the exact eq. 5 weights of collected rows and the ceiling they give,
-against a plain numpy reference."""
+against a plain numpy reference, and the refusal of an unknown --values before anything is written."""
+
+import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -22,3 +25,12 @@ def test_ceiling_is_the_eq5_weighted_share_of_rows_that_show_the_value():
     # lower temperature moves the ceiling up; at T = 1 it is E[p * 1(p > 0.5)] / E[p], above the base rate
     ceilings = [script.eq5_ceiling(torch.as_tensor(p), True, t) for t in (1.0, 0.5, 0.3)]
     assert (p > 0.5).mean() < ceilings[0] < ceilings[1] < ceilings[2] < 1
+
+
+def test_an_unknown_cell_value_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "out"
+    script = load_script("conditional_sampling_experiment").__file__
+    result = subprocess.run([sys.executable, script, "--stats", str(tmp_path), "--grader", "g", "--out", str(out),
+                             "--values", "yes,maybe"], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and "--values takes yes, no or yes,no; got 'yes,maybe'" in result.stderr
+    assert not out.exists()
