@@ -35,8 +35,10 @@ OPTION_FIELDS = {
     "batch": ("batch_size",),
     "kimg": ("total_kimg",),
     "snap": ("snapshot_kimg",),
-    "channel_base": ("generator.channel_base", "discriminator.channel_base"),
-    "channel_max": ("generator.channel_max", "discriminator.channel_max"),
+    "channel_base": ("generator.channel_base",),
+    "channel_max": ("generator.channel_max",),
+    "d_channel_base": ("discriminator.channel_base",),
+    "d_channel_max": ("discriminator.channel_max",),
     "mapping_layers": ("generator.mapping_layers",),
     "g_lr": ("g_lr",),
     "genome_lr_mult": ("genome_lr_mult",),
@@ -52,11 +54,10 @@ OPTION_FIELDS = {
     "seed": ("seed",),
     "precision": ("precision",),
 }
-FIELD_FLAGS = {
-    field.split(".")[-1]: "--" + option.replace("_", "-")
-    for option, fields in OPTION_FIELDS.items()
-    for field in fields
-}
+FIELD_FLAGS: dict[str, str] = {}
+for _option, _fields in OPTION_FIELDS.items():
+    for _field in _fields:  # the first option that sets a field names it (--channel-base, not --d-channel-base)
+        FIELD_FLAGS.setdefault(_field.split(".")[-1], "--" + _option.replace("_", "-"))
 FIELD_FLAGS["use_noise"] = "--noise/--no-noise"
 
 
@@ -90,6 +91,12 @@ def train_command(
     snap: Annotated[float, typer.Option(help="Checkpoint, sample grid and metrics every this many kimg.")] = 10,
     channel_base: Annotated[int, typer.Option(help="Feature maps = channel_base / resolution ...")] = 2048,
     channel_max: Annotated[int, typer.Option(help="... capped at channel_max.")] = 128,
+    d_channel_base: Annotated[
+        int | None, typer.Option(help="The discriminator's channel_base (default: --channel-base).")
+    ] = None,
+    d_channel_max: Annotated[
+        int | None, typer.Option(help="The discriminator's channel_max (default: --channel-max).")
+    ] = None,
     mapping_layers: Annotated[int, typer.Option(help="Mapping-network depth (baseline only).")] = 8,
     g_lr: Annotated[float, typer.Option(help="Generator learning rate.")] = 0.002,
     genome_lr_mult: Annotated[
@@ -189,6 +196,9 @@ def train_command(
 
     setup_logging()
     check_output_dir(out)
+    for flag, value in (("--d-channel-base", d_channel_base), ("--d-channel-max", d_channel_max)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} must be a positive integer, got {value}")
     if workers is not None and workers < 0:
         raise UserError(f"--workers must be at least 0, got {workers}")
     device = resolve_device(device)
@@ -215,8 +225,8 @@ def train_command(
             ),
             discriminator=DiscriminatorConfig(
                 resolution=resolution,
-                channel_base=channel_base,
-                channel_max=channel_max,
+                channel_base=channel_base if d_channel_base is None else d_channel_base,
+                channel_max=channel_max if d_channel_max is None else d_channel_max,
                 conv_clamp=conv_clamp,
                 num_fp16_res=fp16_res,
                 network_version=network_version,
@@ -328,6 +338,38 @@ def export_command(
     progress = checkpoint_metadata(out).get("progress", {})
     kimg = progress.get("nimg", 0) / 1000
     typer.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {kimg:g} kimg, identity {model_identity(out)})")
+
+
+@command(app, "average")
+def average_command(
+    run: Annotated[Path, typer.Argument(help="A run directory of `genomekit train --keep-snapshots`.")],
+    out: Annotated[Path, typer.Option(help="The inference checkpoint to write (.safetensors).")],
+    from_kimg: Annotated[float, typer.Option(help="First snapshot of the window (kimg).")],
+    to_kimg: Annotated[
+        float | None, typer.Option(help="Last snapshot of the window (kimg; default: the last).")
+    ] = None,
+    half: Annotated[bool, typer.Option("--half/--float32", help="Store weights in float16 (half the size).")] = True,
+) -> None:
+    """Average the generator weights of a run's kept snapshots from --from-kimg to --to-kimg into one
+    model (a uniform moving average over the window, far longer than G_ema's; D is the last
+    snapshot's). Every analysis command reads the result like an export.
+
+    Example: genomekit average runs/genome --from-kimg 240 --out genome-avg.safetensors
+    """
+    from genomekit.training.averaging import average_snapshots, select_snapshots
+    from genomekit.training.checkpoint import model_identity
+
+    if not run.is_dir():
+        raise UserError(f"run directory not found: {run}")
+    if from_kimg < 0 or (to_kimg is not None and to_kimg < from_kimg):
+        raise UserError(f"the window must have 0 <= --from-kimg <= --to-kimg, got {from_kimg:g} to {to_kimg}")
+    paths = select_snapshots(run, from_kimg, to_kimg)
+    check_output_file(out, inputs=tuple(paths))
+    record = average_snapshots(paths, out, half=half)
+    kimgs = [k for k in record["kimg"] if k is not None]
+    window = f"{kimgs[0]:g}-{kimgs[-1]:g} kimg" if kimgs else "the given files"
+    typer.echo(f"wrote {out}: the average of {record['count']} snapshots ({window}), D of {paths[-1].name}; "
+               f"identity {model_identity(out)}")  # fmt: skip
 
 
 @command(app, "train-report")

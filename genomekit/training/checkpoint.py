@@ -355,7 +355,7 @@ def export_inference_checkpoint(
     tensors, metadata = read_checkpoint(source)
     keep = {k: v for k, v in tensors.items() if k.startswith(("G_ema.", "D."))}
     extra = {**{k: metadata[k] for k in ("progress", "config", "source") if k in metadata}, **(extra or {})}
-    _write_inference(target, keep, metadata["generator_config"], metadata.get("discriminator_config"), extra, half)
+    write_inference_tensors(target, keep, metadata["generator_config"], metadata.get("discriminator_config"), extra, half)
 
 
 def save_inference_checkpoint(
@@ -369,7 +369,7 @@ def save_inference_checkpoint(
     if D is not None:
         tensors.update(_prefixed("D.", D.state_dict()))
     d_config = json.dumps(asdict(D.config)) if D is not None else None
-    _write_inference(path, tensors, json.dumps(G.config_dict()), d_config, dict(extra or {}), half)
+    write_inference_tensors(path, tensors, json.dumps(G.config_dict()), d_config, dict(extra or {}), half)
 
 
 def _check_inference_target(path: Path) -> None:
@@ -391,7 +391,7 @@ def _check_inference_target(path: Path) -> None:
         )
 
 
-def _write_inference(
+def write_inference_tensors(
     path: str | Path,
     tensors: dict[str, Tensor],
     generator_config: str,
@@ -399,6 +399,8 @@ def _write_inference(
     extra: dict[str, str],
     half: bool,
 ) -> None:
+    """Write ``tensors`` ("G_ema."/"D." names) with the configs as an inference checkpoint, atomically
+    (float16 when ``half``); refuses a directory or a run's training checkpoint as ``path``."""
     _check_inference_target(Path(path))
     if half:
         tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}

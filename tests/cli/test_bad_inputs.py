@@ -115,6 +115,11 @@ ROWS = [
         "--refine-samples must be at least 1",
     ),
     ("demo-temps-empty", "demo --out {new} --temps ''", "needs at least one temperature"),
+    # average: a run without kept snapshots, a missing run, an empty or reversed window
+    ("average-no-snapshots", "average {run} --from-kimg 0 --out {new}", "has no kept snapshots"),
+    ("average-missing-run", "average {new} --from-kimg 0 --out {new}.safetensors", "run directory not found"),
+    ("average-reversed-window", "average {run} --from-kimg 5 --to-kimg 1 --out {new}", "--from-kimg <= --to-kimg"),
+    ("train-d-channel-base", "train --data {data16} --out {new} --d-channel-base 0", "--d-channel-base must be"),
     # export must not destroy a run
     ("export-onto-itself", "export {ckpt} --out {ckpt}", "also the input"),
     # resuming a run with other settings

@@ -318,6 +318,22 @@ def test_cli_trains_and_resumes(tiny_dataset, tmp_path):
     assert result.exit_code == 2 and "--resume" in result.output
 
 
+def test_cli_discriminator_width_is_its_own_and_resume_keeps_it(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli(*cli_args(tiny_dataset, out, "--d-channel-base", 256, "--d-channel-max", 32))
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert (config["generator"]["channel_base"], config["generator"]["channel_max"]) == (128, 16)
+    assert (config["discriminator"]["channel_base"], config["discriminator"]["channel_max"]) == (256, 32)
+    D = load_discriminator(out / "checkpoint.safetensors")
+    assert D.config.channel_base == 256 and D.config.channel_max == 32
+    result = run_cli(*cli_args(tiny_dataset, out, "--resume", "--kimg", 0.012))  # D's width is the run's
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["discriminator"]["channel_base"] == 256
+    result = run_cli(*cli_args(tiny_dataset, out, "--resume", "--d-channel-base", 128))
+    assert result.exit_code == 2 and "--d-channel-base is 256 in the run, 128 requested" in result.output
+
+
 @pytest.mark.parametrize(
     "setup, message",
     [
