@@ -31,7 +31,8 @@ def run_snapshots(run: str | Path) -> list[tuple[int, Path]]:
 
 
 def select_snapshots(run: str | Path, from_kimg: float, to_kimg: float | None = None) -> list[Path]:
-    """The kept snapshots of ``run`` taken at ``from_kimg <= kimg <= to_kimg`` (None: to the last).
+    """The kept snapshots of ``run`` taken at ``from_kimg <= kimg <= to_kimg`` (None: to the last), each
+    snapshot's kimg rounded to 0.1.
 
     Raises:
         UserError: the run kept no snapshots, or none falls in the window.
@@ -40,10 +41,12 @@ def select_snapshots(run: str | Path, from_kimg: float, to_kimg: float | None = 
     if not snapshots:
         raise UserError(f"{run} has no kept snapshots ({Path(run) / 'snapshots'}); train with --keep-snapshots")
     upper = float("inf") if to_kimg is None else to_kimg
-    chosen = [path for nimg, path in snapshots if from_kimg <= nimg / 1000 + 1e-9 and nimg / 1000 <= upper + 1e-9]
+    # A snapshot's kimg is its image count rounded to 0.1 kimg: batches of 32 put "130 kimg" at 130,016 images.
+    chosen = [path for nimg, path in snapshots if from_kimg <= round(nimg / 1000, 1) <= upper]
     if not chosen:
         kimgs = ", ".join(f"{nimg / 1000:g}" for nimg, _ in snapshots)
-        raise UserError(f"no snapshot of {run} lies between {from_kimg:g} and {to_kimg} kimg (it kept: {kimgs})")
+        window = f"from {from_kimg:g} kimg on" if to_kimg is None else f"between {from_kimg:g} and {to_kimg:g} kimg"
+        raise UserError(f"no snapshot of {run} lies {window} (it kept: {kimgs})")
     return chosen
 
 

@@ -71,8 +71,13 @@ def test_window_selection_and_refusals(tmp_path):
     run = _kept_run(tmp_path / "run")
     assert [n for n, _ in run_snapshots(run)] == [10000, 20000, 30000, 40000]
     assert len(select_snapshots(run, 25)) == 2
-    with pytest.raises(UserError, match="no snapshot of .* lies between 41 and"):
+    with pytest.raises(UserError, match="no snapshot of .* lies from 41 kimg on"):
         select_snapshots(run, 41)
+    with pytest.raises(UserError, match="lies between 11 and 19 kimg"):
+        select_snapshots(run, 11, 19)
+    odd = _kept_run(tmp_path / "odd", kimgs=(10,))
+    (odd / "snapshots" / "network-000010000.safetensors").rename(odd / "snapshots" / "network-000130016.safetensors")
+    assert len(select_snapshots(odd, 130, 130)) == 1  # 130,016 images (batches of 32) is the 130-kimg snapshot
     with pytest.raises(UserError, match="no kept snapshots"):
         select_snapshots(tmp_path, 0)
     other = _kept_run(
