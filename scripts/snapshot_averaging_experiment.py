@@ -29,7 +29,7 @@ from classifiers import load_classifier_set
 from genomekit.cli.metrics import GAP_TARGET
 from genomekit.data import open_dataset
 from genomekit.training import load_generator
-from genomekit.training.averaging import average_snapshots, select_snapshots
+from genomekit.training.averaging import average_snapshots, run_snapshots, select_snapshots
 from genomekit.training.health import measure_health
 
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = [Path(part) for part in args.runs.split(",") if part.strip()]
     for run in runs:
-        if not (run / "snapshots").is_dir():
+        if not run_snapshots(run):
             print(f"error: {run} has no kept snapshots (train with --keep-snapshots)", file=sys.stderr)
             return 2
     if not args.data.exists():

@@ -366,9 +366,8 @@ def average_command(
     paths = select_snapshots(run, from_kimg, to_kimg)
     check_output_file(out, inputs=tuple(paths))
     record = average_snapshots(paths, out, half=half)
-    kimgs = [k for k in record["kimg"] if k is not None]
-    window = f"{kimgs[0]:g}-{kimgs[-1]:g} kimg" if kimgs else "the given files"
-    typer.echo(f"wrote {out}: the average of {record['count']} snapshots ({window}), D of {paths[-1].name}; "
+    first, last = record["kimg"][0], record["kimg"][-1]  # select_snapshots gives kept snapshots: named by kimg
+    typer.echo(f"wrote {out}: the average of {record['count']} snapshots ({first:g}-{last:g} kimg), D of {paths[-1].name}; "
                f"identity {model_identity(out)}")  # fmt: skip
 
 

@@ -25,8 +25,7 @@ SNAPSHOT_NAME = re.compile(r"network-(\d{9})\.safetensors")
 def run_snapshots(run: str | Path) -> list[tuple[int, Path]]:
     """The snapshots ``train --keep-snapshots`` kept in ``run/snapshots``, as (images shown, path), oldest first."""
     folder = Path(run).expanduser() / "snapshots"
-    found = [(int(m.group(1)), path) for path in folder.glob("network-*.safetensors")
-             if (m := SNAPSHOT_NAME.fullmatch(path.name))]  # fmt: skip
+    found = [(nimg, path) for path in folder.glob("network-*.safetensors") if (nimg := _nimg(path)) is not None]
     return sorted(found)
 
 
@@ -84,7 +83,8 @@ def average_snapshots(paths: Sequence[str | Path], out: str | Path, half: bool =
     averaged = {k: (totals[k] / len(paths)).float() if k in totals else last_tensors[k] for k in names}
     averaged.update({k: v for k, v in last_tensors.items() if k.startswith("D.")})
     record = {"snapshots": [str(p) for p in paths], "count": len(paths),
-              "kimg": [_kimg(p) for p in paths], "discriminator": str(paths[-1])}  # fmt: skip
+              "kimg": [None if (n := _nimg(p)) is None else n / 1000 for p in paths],
+              "discriminator": str(paths[-1])}  # fmt: skip
     extra = {k: last_meta[k] for k in ("progress", "config", "source") if k in last_meta}
     extra["averaged"] = json.dumps(record)
     write_inference_tensors(out, averaged, first_meta["generator_config"], last_meta.get("discriminator_config"),
@@ -92,7 +92,7 @@ def average_snapshots(paths: Sequence[str | Path], out: str | Path, half: bool =
     return record
 
 
-def _kimg(path: Path) -> float | None:
-    """A kept snapshot's kimg, from its name (None for another file)."""
+def _nimg(path: Path) -> int | None:
+    """A kept snapshot's image count, from its name (None for another file)."""
     match = SNAPSHOT_NAME.fullmatch(path.name)
-    return int(match.group(1)) / 1000 if match else None
+    return int(match.group(1)) if match else None
