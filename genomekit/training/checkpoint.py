@@ -355,7 +355,9 @@ def export_inference_checkpoint(
     tensors, metadata = read_checkpoint(source)
     keep = {k: v for k, v in tensors.items() if k.startswith(("G_ema.", "D."))}
     extra = {**{k: metadata[k] for k in ("progress", "config", "source") if k in metadata}, **(extra or {})}
-    write_inference_tensors(target, keep, metadata["generator_config"], metadata.get("discriminator_config"), extra, half)
+    write_inference_tensors(
+        target, keep, metadata["generator_config"], metadata.get("discriminator_config"), extra, half
+    )
 
 
 def save_inference_checkpoint(
