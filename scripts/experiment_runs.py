@@ -7,6 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
+
+
+def refuse(message: str) -> NoReturn:
+    """Refuse bad input as genomekit's commands do: one ``error:`` line on stderr and exit code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def genomekit_command() -> list[str]:
@@ -69,7 +76,7 @@ def parse_and_dispatch(parser: argparse.ArgumentParser, arms: dict, run, report)
     if args.command == "run":
         unknown = sorted(set(args.arms) - set(arms))
         if unknown:
-            raise SystemExit(f"error: unknown arms {', '.join(unknown)}; the arms are {', '.join(arms)}")
+            refuse(f"unknown arms {', '.join(unknown)}; the arms are {', '.join(arms)}")
         run(args)
     else:
         report(args)

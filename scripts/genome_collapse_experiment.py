@@ -17,6 +17,8 @@ and collapse_r1) for the same ``--kimg`` and changes one thing:
     r1g10       R1 weight 10 (with --base-r1 0.0064: the remedy of docs/GENOME_HEALTH.md section 2)
     r1g1, r1g3  R1 weight 1, 3
     r1g0.0064   R1 weight 0.0064 (with --base-r1 10: the first shipped pair's)
+    d2048       the shipped Genome against a discriminator twice as wide (--d-channel-base 2048: 64 channels
+                at 32 px where G has 32)
 
 Each run keeps the health figures of every snapshot in its metrics.jsonl (top gene and its share of the
 style variance, FD on classifier features, diversity, largest attribute-frequency gap). Runs resume:
@@ -35,7 +37,7 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
-from experiment_runs import experiment_parser, genomekit_command, parse_and_dispatch, run_jobs
+from experiment_runs import experiment_parser, genomekit_command, parse_and_dispatch, refuse, run_jobs
 
 ARMS = {
     "genome": [],
@@ -51,6 +53,7 @@ ARMS = {
     "r1g1": ["--r1-gamma", "1"],
     "r1g3": ["--r1-gamma", "3"],
     "r1g0.0064": ["--r1-gamma", "0.0064"],
+    "d2048": ["--d-channel-base", "2048"],
 }
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
 COLUMNS = ["arm", "seed", "kimg", "loss_D", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene",
@@ -118,7 +121,7 @@ def gather(runs: Path, required: bool = True) -> pd.DataFrame:
         frames.append(rows.reindex(columns=COLUMNS))
     if not frames:
         if required:
-            raise SystemExit(f"error: no run with snapshots under {runs}")
+            refuse(f"no run with snapshots under {runs}")
         return pd.DataFrame(columns=COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
@@ -129,11 +132,11 @@ def merged(runs: Path, previous: Path | None) -> pd.DataFrame:
     if previous is None:
         return gather(runs)
     if not previous.is_file():
-        raise SystemExit(f"error: --merge {previous}: no such file (an earlier report's summary.csv)")
+        refuse(f"--merge {previous}: no such file (an earlier report's summary.csv)")
     earlier = pd.read_csv(previous)
     missing = sorted(set(COLUMNS) - set(earlier.columns))
     if missing:
-        raise SystemExit(f"error: --merge {previous}: not a report's summary.csv (lacks {', '.join(missing)})")
+        refuse(f"--merge {previous}: not a report's summary.csv (lacks {', '.join(missing)})")
     rows = gather(runs, required=False)
     if rows.empty:
         return earlier[COLUMNS]

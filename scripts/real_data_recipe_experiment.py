@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from experiment_runs import experiment_parser, genomekit_command, parse_and_dispatch, run_jobs
+from experiment_runs import experiment_parser, genomekit_command, parse_and_dispatch, refuse, run_jobs
 
 # The recipe; an arm's flags follow it on the command line, and the last value of a flag counts.
 START = ["--resolution", "32", "--batch", "32", "--channel-base", "1024", "--no-noise", "--r1-gamma", "0.0064",
@@ -77,7 +77,7 @@ def gather(runs: Path) -> pd.DataFrame:
         frame.insert(1, "seed", int(seed))
         frames.append(frame)
     if not frames:
-        raise SystemExit(f"error: no run with snapshots under {runs}")
+        refuse(f"no run with snapshots under {runs}")
     table = pd.concat(frames, ignore_index=True)
     shares = [c for c in table.columns if c.startswith("share_")]
     if shares:

@@ -235,6 +235,9 @@ def health_command(
         health = measure_health(generator_model, classifier_set, dataset, samples, batch_size=batch, seed=seed,
                                 on_batch=bar.update, cache_dir=cache_dir)  # fmt: skip
     figures, table, count = health.figures, health.frequencies, health.count
+    if out is not None:  # before any printing, so that a closed pipe (``| head``) cannot lose the file
+        with atomic_write(out, "w") as f:
+            table.to_csv(f, index=False, float_format="%.5g")
     worst = table.iloc[0]
     typer.echo(f"FD_cls {figures['fd_cls']:.4f}  ({count} generated vs the first {count} images of {data}, "
                f"classifier set {classifier_set.source})")  # fmt: skip
@@ -249,6 +252,4 @@ def health_command(
     if health.cached:
         typer.echo(f"the real images' statistics came from the cache in {cache_dir} (--no-cache recomputes them)")
     if out is not None:
-        with atomic_write(out, "w") as f:
-            table.to_csv(f, index=False, float_format="%.5g")
         typer.echo(f"wrote {out}")

@@ -56,7 +56,7 @@ def test_report_averages_seeds_and_names_each_leader(tmp_path):
 def test_unknown_arms_are_refused_before_any_work(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), "run", "--runs", str(tmp_path / "r"), "--arms", "genome,v1024"],
                             capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith("error: unknown arms v1024")
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: unknown arms v1024")
     assert not (tmp_path / "r").exists()
 
 
@@ -83,4 +83,4 @@ def test_merge_keeps_earlier_runs_that_are_not_here_and_replaces_those_that_are(
     assert final.loc["genome", "fd_cls"] == 100.0 and final.loc["lr0.1", "fd_cls"] == 90.0
     assert final.loc["frozen", "kimg"] == 20.0 and len(summary) == 3 + 3 + 2
     missing = report(later, "--merge", str(tmp_path / "nothing.csv"))
-    assert missing.returncode == 1 and missing.stderr.strip().startswith("error: --merge")
+    assert missing.returncode == 2 and missing.stderr.strip().startswith("error: --merge")

@@ -154,6 +154,17 @@ def test_train_report_plots_the_run_and_metrics_health_repeats_its_last_snapshot
     assert {a: round(v, 4) for a, v in generated.items()} == pytest.approx(last["sample_frequencies"], abs=1e-4)
     np.testing.assert_allclose(table["gap"], (table["generated"] - table["data"]).abs(), atol=1e-4)
 
+    # A reader that stops after the first line (``| head -1``) closes the pipe; the CSV is written all the same.
+    import shlex
+    import subprocess
+    import sys
+
+    piped = tmp_path / "piped.csv"
+    line = shlex.join([sys.executable, "-m", "genomekit", *command, "--out", str(piped)])
+    shown = subprocess.run(f"{line} | head -1", shell=True, capture_output=True, text=True, check=True)
+    assert shown.stdout.startswith("FD_cls ") and len(shown.stdout.splitlines()) == 1
+    assert piped.read_text() == csv.read_text()
+
 
 def test_metrics_health_refuses_a_cache_that_is_a_file_before_any_work(tmp_path):
     from typer.testing import CliRunner
