@@ -106,7 +106,7 @@ def genome_concentration(rows: pd.DataFrame) -> pd.DataFrame:
                          "leader_since": leader_since})  # fmt: skip
 
 
-def _data_frequencies(run: Path, attributes: list[str]) -> dict[str, float]:
+def data_frequencies(run: Path, attributes: list[str]) -> dict[str, float]:
     """The training images' attribute frequencies from the run's cached health reference, if there is one."""
     from genomekit.training.health import Reference
 
@@ -115,6 +115,22 @@ def _data_frequencies(run: Path, attributes: list[str]) -> dict[str, float]:
         return {}
     frequencies = Reference.load(cached[-1]).frequencies
     return dict(zip(attributes, frequencies.tolist(), strict=True)) if len(frequencies) == len(attributes) else {}
+
+
+def within_target(rows: pd.DataFrame, run: str | Path) -> pd.Series:
+    """Per snapshot of ``rows`` (``read_metrics``), how many attributes' sample frequencies lie within
+    ``GAP_TARGET`` of the training images' (from the run's health reference); NaN for a snapshot without
+    frequencies, or all NaN when the run has no reference."""
+    from genomekit.training.health import GAP_TARGET
+
+    def count(frequencies) -> float:
+        if not isinstance(frequencies, dict) or not data:
+            return np.nan
+        return float(sum(abs(frequencies[a] - value) <= GAP_TARGET for a, value in data.items()))
+
+    names = next((list(f) for f in rows.get("sample_frequencies", []) if isinstance(f, dict)), [])
+    data = data_frequencies(Path(run), names) if names else {}
+    return rows["sample_frequencies"].apply(count) if "sample_frequencies" in rows else pd.Series(np.nan, rows.index)
 
 
 def write_train_report(run: str | Path, out: str | Path | None = None) -> TrainReport:
@@ -186,7 +202,7 @@ def _frequency_panel(ax, run: Path, rows: pd.DataFrame) -> None:
     """The SWINGS attributes whose frequency moves most late in training; dashed: the data's frequency."""
     snapshots = rows[rows["sample_frequencies"].apply(lambda f: isinstance(f, dict))]
     frequencies = pd.DataFrame(list(snapshots["sample_frequencies"]))
-    data = _data_frequencies(run, list(frequencies.columns))
+    data = data_frequencies(run, list(frequencies.columns))
     kimg = snapshots["kimg"].to_numpy(float)
     for index, attribute in enumerate(frequency_swings(rows)["attribute"][:SWINGS]):
         ax.plot(kimg, frequencies[attribute].to_numpy(float), color=f"C{index}", marker="o", markersize=3,

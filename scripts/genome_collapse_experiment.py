@@ -58,10 +58,13 @@ ARMS = {
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
 COLUMNS = ["arm", "seed", "kimg", "loss_D", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene",
            "top_gene_share", "effective_genes", "spread_ratio", "leader_since", "leader_first_rank"]  # fmt: skip
+# Newer than the first reports (an earlier summary.csv may lack them): the attributes whose sample frequency is
+# within 0.08 of the data's, out of 40 (needs the run's health reference).
+OPTIONAL = ["within_target"]
 # Derived by the report from the arm's gene count, so that arms of 32 and 64 genes compare: the top gene's
 # share over an even split's (1 when even) and the effective genes as a fraction of all (1 when even).
 RELATIVE = ["genes", "top_over_even", "effective_fraction"]
-ARM_FIGURES = ["fd_cls", "diversity", "freq_gap", "top_gene_share", "effective_genes", "spread_ratio",
+ARM_FIGURES = ["fd_cls", "diversity", "freq_gap", "within_target", "top_gene_share", "effective_genes", "spread_ratio",
                "top_over_even", "effective_fraction"]  # fmt: skip
 
 
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> None:
 def gather(runs: Path, required: bool = True) -> pd.DataFrame:
     """Every snapshot of every run under ``runs``: one row per (arm, seed, snapshot). No run there is an
     error when ``required``, else an empty table."""
-    from analysis.train_report import genome_concentration, read_metrics
+    from analysis.train_report import genome_concentration, read_metrics, within_target
 
     frames = []
     found = sorted(p for p in runs.iterdir() if (p / "metrics.jsonl").is_file()) if runs.is_dir() else []
@@ -111,6 +114,7 @@ def gather(runs: Path, required: bool = True) -> pd.DataFrame:
         arm, seed = run.name.rsplit("-s", 1)
         rows = read_metrics(run)
         rows["arm"], rows["seed"] = arm, int(seed)
+        rows["within_target"] = within_target(rows, run)
         concentration = genome_concentration(rows)
         if not concentration.empty:
             rows = rows.merge(concentration, on="kimg", how="left")
@@ -118,11 +122,11 @@ def gather(runs: Path, required: bool = True) -> pd.DataFrame:
             # where the last snapshot's top gene ranked (1 = on top) at the first snapshot with health
             first, leader = shares.iloc[0], rows["top_gene"].dropna().iloc[-1]
             rows["leader_first_rank"] = 1 + sum(value > first[int(leader)] for value in first)
-        frames.append(rows.reindex(columns=COLUMNS))
+        frames.append(rows.reindex(columns=COLUMNS + OPTIONAL))
     if not frames:
         if required:
             refuse(f"no run with snapshots under {runs}")
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=COLUMNS + OPTIONAL)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -137,12 +141,13 @@ def merged(runs: Path, previous: Path | None) -> pd.DataFrame:
     missing = sorted(set(COLUMNS) - set(earlier.columns))
     if missing:
         refuse(f"--merge {previous}: not a report's summary.csv (lacks {', '.join(missing)})")
+    earlier = earlier.reindex(columns=COLUMNS + OPTIONAL)
     rows = gather(runs, required=False)
     if rows.empty:
-        return earlier[COLUMNS]
+        return earlier
     here = set(zip(rows["arm"], rows["seed"], strict=True))
     kept = earlier[[key not in here for key in zip(earlier["arm"], earlier["seed"], strict=True)]]
-    return pd.concat([kept[COLUMNS], rows], ignore_index=True).sort_values(["arm", "seed", "kimg"], kind="stable")
+    return pd.concat([kept, rows], ignore_index=True).sort_values(["arm", "seed", "kimg"], kind="stable")
 
 
 def arm_genes(arm: str) -> int | None:
@@ -179,6 +184,7 @@ def report(args: argparse.Namespace) -> None:
     for column, label in (("fd_cls", "FD on classifier features"), ("top_gene_share", "top gene's share of style variance"),
                           ("top_over_even", "top gene's share over an even split's (1: even)"),
                           ("freq_gap", "largest attribute-frequency gap"),
+                          ("within_target", "attributes within 0.08 of the data's frequency (of 40)"),
                           ("effective_genes", "effective number of genes, 1 / sum(share^2)"),
                           ("loss_D", "D loss (ln 4 = 1.386: D at chance)")):  # fmt: skip
         figure, axis = plt.subplots(figsize=(7, 4.2))
@@ -195,12 +201,12 @@ def report(args: argparse.Namespace) -> None:
         figure.tight_layout()
         figure.savefig(args.out / f"{column}.png", dpi=120)
         plt.close(figure)
-    print(final[COLUMNS + RELATIVE[1:]].to_string(index=False))
+    print(final[COLUMNS + OPTIONAL + RELATIVE[1:]].to_string(index=False))
     print()
     print(arms.to_string(index=False))
     print(
         f"wrote {args.out}/ (summary.csv, final.csv, arms.csv and fd_cls, top_gene_share, freq_gap, "
-        "top_over_even, effective_genes, loss_D .png)"
+        "within_target, top_over_even, effective_genes, loss_D .png)"
     )
 
 

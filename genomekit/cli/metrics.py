@@ -25,7 +25,6 @@ app.add_typer(metrics_app, name="metrics")
 
 
 CPU_DEFAULT_SAMPLES = 2_000  # ~8 min of Inception features on 2 CPU cores; StyleGAN's FID50k on a GPU
-GAP_TARGET = 0.08  # `metrics health` counts the attributes whose frequency gap is at most this (issue 13's bar)
 
 
 def _cache_dir(cache: Path | None, no_cache: bool, default: Path) -> Path | None:
@@ -218,7 +217,7 @@ def health_command(
     from classifiers import load_classifier_set
     from genomekit.fileio import atomic_write
     from genomekit.metrics import default_cache_dir
-    from genomekit.training.health import measure_health
+    from genomekit.training.health import GAP_TARGET, measure_health
 
     setup_logging()
     check_positive(samples, "--samples", 2)

@@ -35,6 +35,7 @@ from genomekit.networks.layers import EqualizedLinear
 if TYPE_CHECKING:
     import pandas as pd
 
+GAP_TARGET = 0.08  # issue 13's bar: an attribute's sample frequency within this of the data's
 HEALTH_SEED = 0x5EED  # the codes of every snapshot's health samples
 PAIRWISE = 512  # samples whose pairwise distances measure diversity
 

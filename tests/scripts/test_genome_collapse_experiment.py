@@ -53,6 +53,33 @@ def test_report_averages_seeds_and_names_each_leader(tmp_path):
         assert (out / f"{figure}.png").stat().st_size > 5_000
 
 
+def test_report_counts_the_attributes_within_the_target_against_the_runs_reference(tmp_path):
+    from genomekit.training.health import Reference
+
+    runs, out = tmp_path / "runs", tmp_path / "report"
+    shares = np.full((3, 4), 0.25)
+    _write_run(runs / "d2048-s0", shares, [300.0, 200.0, 100.0])
+    _write_run(runs / "genome-s0", shares, [300.0, 200.0, 100.0])  # no reference: no count
+    data = {"Male": 0.4, "Smiling": 0.5, "Bald": 0.02}
+    Reference(mean=np.zeros(2), covariance=np.eye(2), frequencies=np.array(list(data.values())), pairwise=1.0,
+              count=16).save(runs / "d2048-s0" / "health_reference_0_16.npz")  # fmt: skip
+    generated = [{"Male": 0.4, "Smiling": 0.2, "Bald": 0.11}, {"Male": 0.47, "Smiling": 0.5, "Bald": 0.09},
+                 {"Male": 0.49, "Smiling": 0.5, "Bald": 0.0}]  # fmt: skip
+    rows = [json.loads(line) for line in (runs / "d2048-s0" / "metrics.jsonl").read_text().splitlines()]
+    lines = [json.dumps({**row, "sample_frequencies": f}) for row, f in zip(rows, generated, strict=True)]
+    (runs / "d2048-s0" / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    expected = [sum(abs(f[a] - v) <= 0.08 for a, v in data.items()) for f in generated]
+    assert expected == [1, 3, 2]
+    result = subprocess.run([sys.executable, str(SCRIPT), "report", "--runs", str(runs), "--out", str(out)],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.loc[summary["arm"] == "d2048", "within_target"].tolist() == expected
+    assert summary.loc[summary["arm"] == "genome", "within_target"].isna().all()
+    assert pd.read_csv(out / "arms.csv").set_index("arm").loc["d2048", "within_target"] == 2
+    assert (out / "within_target.png").stat().st_size > 5_000
+
+
 def test_unknown_arms_are_refused_before_any_work(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), "run", "--runs", str(tmp_path / "r"), "--arms", "genome,v1024"],
                             capture_output=True, text=True)  # fmt: skip
