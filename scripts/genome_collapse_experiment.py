@@ -174,6 +174,8 @@ def report(args: argparse.Namespace) -> None:
     import matplotlib.pyplot as plt
 
     rows = with_relative(merged(args.runs, args.merge))
+    if args.kimg is not None:  # a snapshot at "100 kimg" may sit at 100.016 (batches of 32)
+        rows = rows[rows["kimg"] <= args.kimg + 0.05]
     args.out.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, args.out / "summary.csv")  # atomic: --merge may name this very file
     final = rows.sort_values("kimg").groupby(["arm", "seed"], as_index=False).last()
@@ -238,6 +240,8 @@ def main() -> None:
     train.add_argument("--base-r1", type=float, default=10.0, help="R1 weight of every arm (10; 0.0064 before)")
     summary.add_argument("--merge", type=Path, default=None,
                          help="an earlier report's summary.csv: its runs that are not under --runs are kept")  # fmt: skip
+    summary.add_argument("--kimg", type=float, default=None,
+                         help="only the snapshots up to this many kimg, to compare arms at one budget (default: all)")  # fmt: skip
     parse_and_dispatch(parser, ARMS, run, report)
 
 

@@ -78,6 +78,11 @@ def test_report_counts_the_attributes_within_the_target_against_the_runs_referen
     assert summary.loc[summary["arm"] == "genome", "within_target"].isna().all()
     assert pd.read_csv(out / "arms.csv").set_index("arm").loc["d2048", "within_target"] == 2
     assert (out / "within_target.png").stat().st_size > 5_000
+    # --kimg: the arms at one budget (the last snapshot at or before it)
+    command = [sys.executable, str(SCRIPT), "report", "--runs", str(runs), "--out", str(out), "--kimg", "20"]
+    assert subprocess.run(command, capture_output=True, text=True).returncode == 0
+    final = pd.read_csv(out / "final.csv").set_index("arm")
+    assert final["kimg"].tolist() == [20.0, 20.0] and final.loc["d2048", "within_target"] == 3
 
 
 def test_unknown_arms_are_refused_before_any_work(tmp_path):
