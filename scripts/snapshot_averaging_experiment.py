@@ -26,11 +26,10 @@ import pandas as pd
 import torch
 
 from classifiers import load_classifier_set
-from genomekit.cli.metrics import GAP_TARGET
 from genomekit.data import open_dataset
 from genomekit.training import load_generator
 from genomekit.training.averaging import average_snapshots, run_snapshots, select_snapshots
-from genomekit.training.health import measure_health
+from genomekit.training.health import GAP_TARGET, measure_health
 
 
 def floats(text: str) -> list[float]:
