@@ -128,9 +128,11 @@ def within_target(rows: pd.DataFrame, run: str | Path) -> pd.Series:
             return np.nan
         return float(sum(abs(frequencies[a] - value) <= GAP_TARGET for a, value in data.items()))
 
-    names = next((list(f) for f in rows.get("sample_frequencies", []) if isinstance(f, dict)), [])
+    if "sample_frequencies" not in rows:
+        return pd.Series(np.nan, rows.index)
+    names = next((list(f) for f in rows["sample_frequencies"] if isinstance(f, dict)), [])
     data = data_frequencies(Path(run), names) if names else {}
-    return rows["sample_frequencies"].apply(count) if "sample_frequencies" in rows else pd.Series(np.nan, rows.index)
+    return rows["sample_frequencies"].apply(count)
 
 
 def write_train_report(run: str | Path, out: str | Path | None = None) -> TrainReport:

@@ -7,20 +7,21 @@ rerun of the shipped recipe and seed, e.g. section 5b's runs/avg/genome). All ar
 """
 
 import glob
-import json
 import sys
 
 import pandas as pd
 
+from analysis.train_report import read_metrics
 from genomekit.training.health import GAP_TARGET, Reference
 
 SHOWN = ["Wearing_Necklace", "Arched_Eyebrows", "Smiling", "Male"]
 
 
 def snapshots(run: str, attributes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    records = [json.loads(line) for line in open(f"{run}/metrics.jsonl")]
-    records = [r for r in records if "sample_frequencies" in r]
-    return pd.DataFrame(records), pd.DataFrame([r["sample_frequencies"] for r in records])[attributes]
+    """A run's snapshots with health figures, and their sample frequencies (one column per attribute)."""
+    rows = read_metrics(run)
+    rows = rows[rows["sample_frequencies"].apply(lambda f: isinstance(f, dict))].reset_index(drop=True)
+    return rows, pd.DataFrame(list(rows["sample_frequencies"]))[attributes]
 
 
 def main() -> None:
