@@ -175,7 +175,10 @@ def report(args: argparse.Namespace) -> None:
 
     rows = with_relative(merged(args.runs, args.merge))
     if args.kimg is not None:  # a snapshot at "100 kimg" may sit at 100.016 (batches of 32)
-        rows = rows[rows["kimg"] <= args.kimg + 0.05]
+        budget = rows[rows["kimg"] <= args.kimg + 0.05]
+        if budget.empty:  # refused before anything is written: --merge may name the summary.csv this would empty
+            refuse(f"--kimg {args.kimg:g}: no snapshot at or before it (the first is at {rows['kimg'].min():g} kimg)")
+        rows = budget
     args.out.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, args.out / "summary.csv")  # atomic: --merge may name this very file
     final = rows.sort_values("kimg").groupby(["arm", "seed"], as_index=False).last()

@@ -83,6 +83,13 @@ def test_report_counts_the_attributes_within_the_target_against_the_runs_referen
     assert subprocess.run(command, capture_output=True, text=True).returncode == 0
     final = pd.read_csv(out / "final.csv").set_index("arm")
     assert final["kimg"].tolist() == [20.0, 20.0] and final.loc["d2048", "within_target"] == 3
+    before = (out / "summary.csv").read_bytes()
+    early = subprocess.run(command[:-1] + ["5"], capture_output=True, text=True)  # before the first snapshot
+    assert (
+        early.returncode == 2
+        and early.stderr.strip() == "error: --kimg 5: no snapshot at or before it (the first is at 10 kimg)"
+    )
+    assert (out / "summary.csv").read_bytes() == before
 
 
 def test_unknown_arms_are_refused_before_any_work(tmp_path):
