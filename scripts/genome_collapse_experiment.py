@@ -19,6 +19,8 @@ and collapse_r1) for the same ``--kimg`` and changes one thing:
     r1g0.0064   R1 weight 0.0064 (with --base-r1 10: the first shipped pair's)
     d2048       the shipped Genome against a discriminator twice as wide (--d-channel-base 2048: 64 channels
                 at 32 px where G has 32)
+    mbstd32     the shipped Genome with D's minibatch-stddev over groups of 32, the whole batch (--mbstd-group
+                32, NVlabs' CIFAR-10 configuration) instead of 4
 
 Each run keeps the health figures of every snapshot in its metrics.jsonl (top gene and its share of the
 style variance, FD on classifier features, diversity, largest attribute-frequency gap). Runs resume:
@@ -54,6 +56,7 @@ ARMS = {
     "r1g3": ["--r1-gamma", "3"],
     "r1g0.0064": ["--r1-gamma", "0.0064"],
     "d2048": ["--d-channel-base", "2048"],
+    "mbstd32": ["--mbstd-group", "32"],
 }
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
 COLUMNS = ["arm", "seed", "kimg", "loss_D", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene",

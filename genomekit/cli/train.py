@@ -39,6 +39,7 @@ OPTION_FIELDS = {
     "channel_max": ("generator.channel_max",),
     "d_channel_base": ("discriminator.channel_base",),
     "d_channel_max": ("discriminator.channel_max",),
+    "mbstd_group": ("discriminator.mbstd_group_size",),
     "mapping_layers": ("generator.mapping_layers",),
     "g_lr": ("g_lr",),
     "genome_lr_mult": ("genome_lr_mult",),
@@ -97,6 +98,13 @@ def train_command(
     d_channel_max: Annotated[
         int | None, typer.Option(help="The discriminator's channel_max (default: --channel-max).")
     ] = None,
+    mbstd_group: Annotated[
+        int,
+        typer.Option(
+            help="The discriminator's minibatch-stddev group: samples per group (NVlabs: 4; their CIFAR-10 "
+            "configuration: 32); capped at each process's batch."
+        ),
+    ] = 4,
     mapping_layers: Annotated[int, typer.Option(help="Mapping-network depth (baseline only).")] = 8,
     g_lr: Annotated[float, typer.Option(help="Generator learning rate.")] = 0.002,
     genome_lr_mult: Annotated[
@@ -227,6 +235,7 @@ def train_command(
                 resolution=resolution,
                 channel_base=channel_base if d_channel_base is None else d_channel_base,
                 channel_max=channel_max if d_channel_max is None else d_channel_max,
+                mbstd_group_size=mbstd_group,
                 conv_clamp=conv_clamp,
                 num_fp16_res=fp16_res,
                 network_version=network_version,

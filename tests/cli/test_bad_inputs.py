@@ -120,6 +120,7 @@ ROWS = [
     ("average-missing-run", "average {new} --from-kimg 0 --out {new}.safetensors", "run directory not found"),
     ("average-reversed-window", "average {run} --from-kimg 5 --to-kimg 1 --out {new}", "--from-kimg <= --to-kimg"),
     ("train-d-channel-base", "train --data {data16} --out {new} --d-channel-base 0", "--d-channel-base must be"),
+    ("train-mbstd-group", "train --data {data16} --out {new} --mbstd-group 0", "--mbstd-group must be a positive"),
     # export must not destroy a run
     ("export-onto-itself", "export {ckpt} --out {ckpt}", "also the input"),
     # resuming a run with other settings

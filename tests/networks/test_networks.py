@@ -145,6 +145,15 @@ def test_minibatch_stddev():
     assert minibatch_stddev(torch.randn(6, 4, 4, 4), 4, 1).shape == (6, 5, 4, 4)  # group falls back to gcd
 
 
+def test_minibatch_stddev_over_the_whole_batch():
+    # --mbstd-group 32 at batch 32 (and any group larger than the batch): one group, one value for every sample
+    x = torch.randn(8, 4, 4, 4, dtype=torch.float64)
+    expected = x.numpy().std(axis=0).mean()
+    for group in (8, 32):
+        y = minibatch_stddev(x, group_size=group, num_channels=1)[:, 4]
+        torch.testing.assert_close(y, torch.full_like(y, float(expected)), atol=1e-6, rtol=0)
+
+
 def test_config_validation():
     with pytest.raises(ValueError, match="power of two"):
         GeneratorConfig(resolution=48)

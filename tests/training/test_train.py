@@ -334,6 +334,16 @@ def test_cli_discriminator_width_is_its_own_and_resume_keeps_it(tiny_dataset, tm
     assert result.exit_code == 2 and "--d-channel-base is 256 in the run, 128 requested" in result.output
 
 
+def test_cli_minibatch_stddev_group_reaches_d_and_resume_keeps_it(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli(*cli_args(tiny_dataset, out, "--mbstd-group", 2))
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["discriminator"]["mbstd_group_size"] == 2
+    assert load_discriminator(out / "checkpoint.safetensors").config.mbstd_group_size == 2
+    result = run_cli(*cli_args(tiny_dataset, out, "--resume", "--mbstd-group", 4))
+    assert result.exit_code == 2 and "--mbstd-group is 2 in the run, 4 requested" in result.output
+
+
 @pytest.mark.parametrize(
     "setup, message",
     [
