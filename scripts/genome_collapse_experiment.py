@@ -176,14 +176,16 @@ def report(args: argparse.Namespace) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = with_relative(merged(args.runs, args.merge))
+    every = with_relative(merged(args.runs, args.merge))
+    rows = every
     if args.kimg is not None:  # a snapshot at "100 kimg" may sit at 100.016 (batches of 32)
-        budget = rows[rows["kimg"] <= args.kimg + 0.05]
-        if budget.empty:  # refused before anything is written: --merge may name the summary.csv this would empty
-            refuse(f"--kimg {args.kimg:g}: no snapshot at or before it (the first is at {rows['kimg'].min():g} kimg)")
-        rows = budget
+        rows = every[every["kimg"] <= args.kimg + 0.05]
+        if rows.empty:  # refused before anything is written
+            refuse(f"--kimg {args.kimg:g}: no snapshot at or before it (the first is at {every['kimg'].min():g} kimg)")
     args.out.mkdir(parents=True, exist_ok=True)
-    _write_csv(rows, args.out / "summary.csv")  # atomic: --merge may name this very file
+    # Every snapshot, whatever --kimg: --merge may name this very file (atomic write), and snapshots beyond
+    # the budget of runs whose folders are gone would otherwise leave the record for good.
+    _write_csv(every, args.out / "summary.csv")
     final = rows.sort_values("kimg").groupby(["arm", "seed"], as_index=False).last()
     _write_csv(final, args.out / "final.csv")
     order = [arm for arm in ARMS if arm in set(rows["arm"])]
@@ -247,7 +249,8 @@ def main() -> None:
     summary.add_argument("--merge", type=Path, default=None,
                          help="an earlier report's summary.csv: its runs that are not under --runs are kept")  # fmt: skip
     summary.add_argument("--kimg", type=float, default=None,
-                         help="only the snapshots up to this many kimg, to compare arms at one budget (default: all)")  # fmt: skip
+                         help="compare the arms at this budget: final.csv, arms.csv and the figures use the snapshots up to "
+                              "it (default: all); summary.csv keeps every snapshot")  # fmt: skip
     parse_and_dispatch(parser, ARMS, run, report)
 
 

@@ -83,6 +83,8 @@ def test_report_counts_the_attributes_within_the_target_against_the_runs_referen
     assert subprocess.run(command, capture_output=True, text=True).returncode == 0
     final = pd.read_csv(out / "final.csv").set_index("arm")
     assert final["kimg"].tolist() == [20.0, 20.0] and final.loc["d2048", "within_target"] == 3
+    assert pd.read_csv(out / "arms.csv").set_index("arm").loc["d2048", "within_target"] == 3
+    assert pd.read_csv(out / "summary.csv")["kimg"].max() == 30.0  # the record keeps every snapshot
     before = (out / "summary.csv").read_bytes()
     early = subprocess.run(command[:-1] + ["5"], capture_output=True, text=True)  # before the first snapshot
     assert (
@@ -121,5 +123,11 @@ def test_merge_keeps_earlier_runs_that_are_not_here_and_replaces_those_that_are(
     final = pd.read_csv(out / "final.csv").set_index("arm")
     assert final.loc["genome", "fd_cls"] == 100.0 and final.loc["lr0.1", "fd_cls"] == 90.0
     assert final.loc["frozen", "kimg"] == 20.0 and len(summary) == 3 + 3 + 2
+    # --kimg with --merge: the comparison at 20 kimg, but the merged record keeps the 30-kimg snapshots of
+    # runs whose folders are gone (genome-s0 here)
+    assert report(later, "--merge", str(out / "summary.csv"), "--kimg", "20").returncode == 0
+    assert pd.read_csv(out / "final.csv")["kimg"].max() == 20.0
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.loc[summary["arm"] == "genome", "kimg"].tolist() == [10.0, 20.0, 30.0]
     missing = report(later, "--merge", str(tmp_path / "nothing.csv"))
     assert missing.returncode == 2 and missing.stderr.strip().startswith("error: --merge")
