@@ -24,9 +24,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from experiment_runs import refuse
 
 from classifiers import load_classifier_set
 from genomekit.data import open_dataset
+from genomekit.fileio import atomic_write
 from genomekit.training import load_generator
 from genomekit.training.averaging import average_snapshots, run_snapshots, select_snapshots
 from genomekit.training.health import GAP_TARGET, measure_health
@@ -96,11 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     runs = [Path(part) for part in args.runs.split(",") if part.strip()]
     for run in runs:
         if not run_snapshots(run):
-            print(f"error: {run} has no kept snapshots (train with --keep-snapshots)", file=sys.stderr)
-            return 2
+            refuse(f"{run} has no kept snapshots (train with --keep-snapshots)")
     if not args.data.exists():
-        print(f"error: --data {args.data} not found", file=sys.stderr)
-        return 2
+        refuse(f"--data {args.data} not found")
+    if args.samples < 2:
+        refuse(f"--samples must be at least 2, got {args.samples}")
+    if min(args.ends + args.widths) < 0:
+        refuse("--ends and --widths are kimg, at least 0")
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -117,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"FD {row['fd_cls']:.1f}  within {row['within']}/40  largest gap {row['freq_gap']:.3f} "
                       f"({row['freq_gap_attribute']})  mean gap {row['mean_gap']:.4f}", flush=True)  # fmt: skip
     summary = pd.DataFrame(rows)
-    summary.to_csv(args.out / "averaging.csv", index=False, float_format="%.5g")
-    pd.concat(tables).to_csv(args.out / "frequencies.csv", index=False, float_format="%.5g")
+    with atomic_write(args.out / "averaging.csv", "w") as f:
+        summary.to_csv(f, index=False, float_format="%.5g")
+    with atomic_write(args.out / "frequencies.csv", "w") as f:
+        pd.concat(tables).to_csv(f, index=False, float_format="%.5g")
     plot(summary, args.out / "averaging.png")
     print(f"wrote {args.out / 'averaging.csv'}, frequencies.csv and averaging.png")
     return 0

@@ -30,9 +30,17 @@ def test_windows_are_measured_as_metrics_health_measures_a_model(tiny_dataset, t
     assert len(frequencies) == 2 * 40 and (out / "averaging.png").is_file()
 
 
-def test_a_run_without_snapshots_is_refused_before_any_work(tmp_path, capsys):
-    (tmp_path / "run").mkdir()
-    code = experiment.main(["--runs", str(tmp_path / "run"), "--data", str(tmp_path), "--ends", "10",
-                            "--out", str(tmp_path / "out")])  # fmt: skip
-    assert code == 2 and "error:" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("kept", "extra", "message"),
+    [(False, [], "has no kept snapshots"), (True, ["--samples", "1"], "--samples must be at least 2"),
+     (True, ["--widths", "0,-20"], "at least 0")],
+)  # fmt: skip
+def test_bad_input_is_refused_with_one_line_before_any_work(tiny_dataset, tmp_path, capsys, kept, extra, message):
+    run = _kept_run(tmp_path / "run") if kept else tmp_path / "run"
+    run.mkdir(exist_ok=True)
+    with pytest.raises(SystemExit) as exit_:
+        experiment.main(["--runs", str(run), "--data", str(tiny_dataset), "--ends", "40", *extra,
+                         "--out", str(tmp_path / "out")])  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not (tmp_path / "out").exists()
