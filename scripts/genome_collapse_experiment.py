@@ -21,6 +21,7 @@ and collapse_r1) for the same ``--kimg`` and changes one thing:
                 at 32 px where G has 32)
     mbstd32     the shipped Genome with D's minibatch-stddev over groups of 32, the whole batch (--mbstd-group
                 32, NVlabs' CIFAR-10 configuration) instead of 4
+    noise       the shipped Genome with G's per-pixel noise inputs (--noise, as NVlabs; the recipe has none)
 
 Each run keeps the health figures of every snapshot in its metrics.jsonl (top gene and its share of the
 style variance, FD on classifier features, diversity, largest attribute-frequency gap). Runs resume:
@@ -57,7 +58,10 @@ ARMS = {
     "r1g0.0064": ["--r1-gamma", "0.0064"],
     "d2048": ["--d-channel-base", "2048"],
     "mbstd32": ["--mbstd-group", "32"],
+    "noise": ["--noise"],
 }
+# Arm flags that take no value; they follow the recipe's own (--no-noise), and the last one given counts.
+SWITCHES = {"--noise"}
 GENOME_DEFAULTS = ["--latent", "genome", "--genes", "32", "--variants", "64", "--gene-length", "8"]
 COLUMNS = ["arm", "seed", "kimg", "loss_D", "fd_cls", "diversity", "freq_gap", "freq_gap_attribute", "top_gene",
            "top_gene_share", "effective_genes", "spread_ratio", "leader_since", "leader_first_rank"]  # fmt: skip
@@ -72,12 +76,13 @@ ARM_FIGURES = ["fd_cls", "diversity", "freq_gap", "within_target", "top_gene_sha
 
 
 def _arm_flags(arm: str) -> list[str]:
-    flags = list(ARMS[arm])
+    switches = [flag for flag in ARMS[arm] if flag in SWITCHES]
+    flags = [flag for flag in ARMS[arm] if flag not in SWITCHES]
     if arm == "mapping":
-        return flags + ["--genes", "32", "--gene-length", "8"]
+        return flags + ["--genes", "32", "--gene-length", "8"] + switches
     defaults = dict(zip(GENOME_DEFAULTS[::2], GENOME_DEFAULTS[1::2], strict=True))
     defaults.update(dict(zip(flags[::2], flags[1::2], strict=True)))
-    return [item for pair in defaults.items() for item in pair]
+    return [item for pair in defaults.items() for item in pair] + switches
 
 
 def run_command(args: argparse.Namespace, arm: str, seed: int, data: Path) -> list[str]:

@@ -131,3 +131,28 @@ def test_merge_keeps_earlier_runs_that_are_not_here_and_replaces_those_that_are(
     assert summary.loc[summary["arm"] == "genome", "kimg"].tolist() == [10.0, 20.0, 30.0]
     missing = report(later, "--merge", str(tmp_path / "nothing.csv"))
     assert missing.returncode == 2 and missing.stderr.strip().startswith("error: --merge")
+
+
+def test_the_noise_arm_trains_with_noise_inputs_after_the_recipes_no_noise(tmp_path):
+    import argparse
+
+    from typer.testing import CliRunner
+
+    from genomekit.cli import app
+    from tests.scripts import load_script
+
+    experiment = load_script("genome_collapse_experiment")
+    runner = CliRunner()
+    data = tmp_path / "faces.zip"
+    made = runner.invoke(app, ["data", "synth-faces", "--out", str(data), "--images", "16", "--resolution", "32"])
+    assert made.exit_code == 0, made.output
+    args = argparse.Namespace(runs=tmp_path, kimg=0.016, snap=1.0, tiny=False, base_r1=10.0)
+    noise = {}
+    for arm in ("genome", "noise"):
+        command = experiment.run_command(args, arm, 0, data)  # the recipe's command, --no-noise included
+        # made small: later values count, and none of these is an arm's flag
+        small = ["--batch", "8", "--channel-base", "128", "--channel-max", "16", "--no-health"]
+        result = runner.invoke(app, command[1:] + small)
+        assert result.exit_code == 0, result.output
+        noise[arm] = json.loads((tmp_path / f"{arm}-s0" / "config.json").read_text())["generator"]["use_noise"]
+    assert noise == {"genome": False, "noise": True}
