@@ -1,9 +1,9 @@
-"""The table of docs/GENOME_HEALTH.md section 5e from measure.sh's health5k_ARM_sSEED.txt / .csv files:
+"""The tables of docs/GENOME_HEALTH.md sections 5e and 5f from measure.sh's health5k_ARM_sSEED.txt / .csv files:
 one row per run (FD_cls, diversity, attributes within 0.08, mean and largest frequency gap, top gene and its share),
-one per arm (the mean over its seeds), and the difference of the arms' means, mbstd32 - genome, with its standard
-error (sqrt(s1^2 / n1 + s2^2 / n2), the seeds' spread within each arm), written to summary.csv and printed; and
-curves.png, both arms' FD and attributes within 0.08 at every snapshot (1,024 samples each) from the collapse
-report's summary.csv one folder up.
+one per arm (the mean over its seeds), and for each arm but `genome` the difference of its mean and genome's with
+its standard error (sqrt(s1^2 / n1 + s2^2 / n2), the seeds' spread within each arm), written to summary.csv and
+printed; and curves_ARM.png, the arm's and genome's FD and attributes within 0.08 at every snapshot (1,024 samples
+each) from the collapse report's summary.csv one folder up.
 
     python docs/experiments/collapse_r1g10/mbstd32/summarise.py docs/experiments/collapse_r1g10/mbstd32
 """
@@ -48,35 +48,40 @@ def main(folder: Path) -> None:
     arms["seed"] = "mean of " + runs.groupby("arm", sort=False)["seed"].count().astype(str).to_numpy()
     grouped = runs.groupby("arm")[numeric]
     means, spread = grouped.mean(), grouped.var() / grouped.count()
-    difference = pd.DataFrame([means.loc["mbstd32"] - means.loc["genome"],
-                               (spread.loc["mbstd32"] + spread.loc["genome"]) ** 0.5])  # fmt: skip
-    difference.insert(0, "arm", "mbstd32 - genome")
-    difference.insert(1, "seed", ["difference", "its standard error"])
-    table = pd.concat([runs, arms, difference], ignore_index=True)
+    others = [arm for arm in runs["arm"].unique() if arm != "genome"]
+    differences = []
+    for arm in others:
+        difference = pd.DataFrame([means.loc[arm] - means.loc["genome"],
+                                   (spread.loc[arm] + spread.loc["genome"]) ** 0.5])  # fmt: skip
+        difference.insert(0, "arm", f"{arm} - genome")
+        difference.insert(1, "seed", ["difference", "its standard error"])
+        differences.append(difference)
+    table = pd.concat([runs, arms, *differences], ignore_index=True)
     table = table[["arm", "seed", *numeric, "largest_gap_attribute", "top_gene"]]
     with atomic_write(folder / "summary.csv", "w") as f:
         table.to_csv(f, index=False, float_format="%.4g")
     print(table.to_string(index=False))
-    plot_curves(folder.parent / "summary.csv", folder / "curves.png")
+    for arm in others:
+        plot_curves(folder.parent / "summary.csv", arm, folder / f"curves_{arm}.png")
 
 
-def plot_curves(report_summary: Path, out: Path) -> None:
+def plot_curves(report_summary: Path, arm: str, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = pd.read_csv(report_summary)
-    rows = rows[rows["arm"].isin(["genome", "mbstd32"]) & (rows["kimg"] <= 100.05)]
+    rows = rows[rows["arm"].isin(["genome", arm]) & (rows["kimg"] <= 100.05)]
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for (arm, seed), run in rows.groupby(["arm", "seed"]):
-        style = {"color": f"C{seed}", "linestyle": "-" if arm == "genome" else "--", "marker": "o", "markersize": 3}
+    for (name, seed), run in rows.groupby(["arm", "seed"]):
+        style = {"color": f"C{seed}", "linestyle": "-" if name == "genome" else "--", "marker": "o", "markersize": 3}
         for axis, column in zip(axes, ["fd_cls", "within_target"], strict=True):
-            axis.plot(run["kimg"], run[column], label=f"{arm} s{seed}", **style)
+            axis.plot(run["kimg"], run[column], label=f"{name} s{seed}", **style)
     axes[0].set(xlabel="kimg", ylabel="FD_cls (1,024 samples)", ylim=(140, 480))
     axes[1].set(xlabel="kimg", ylabel="attributes within 0.08 (of 40)")
     axes[0].legend(fontsize=7, ncol=2)
-    figure.suptitle("minibatch-stddev group 4 (solid) against 32 (dashed), same seed same colour", fontsize=10)
+    figure.suptitle(f"genome, the shipped recipe (solid), against {arm} (dashed); same seed, same colour", fontsize=10)
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     plt.close(figure)
