@@ -1,4 +1,4 @@
-"""The tables of docs/GENOME_HEALTH.md sections 5e and 5f from measure.sh's health5k_ARM_sSEED.txt / .csv files:
+"""The tables of docs/GENOME_HEALTH.md sections 3d, 5e, 5f from measure.sh's health5k_ARM_sSEED.txt / .csv files:
 one row per run (FD_cls, diversity, attributes within 0.08, mean and largest frequency gap, top gene and its share),
 one per arm (the mean over its seeds), and for each arm but `genome` the difference of its mean and genome's with
 its standard error (sqrt(s1^2 / n1 + s2^2 / n2), the seeds' spread within each arm), written to summary.csv and
