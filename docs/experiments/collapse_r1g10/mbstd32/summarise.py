@@ -44,10 +44,10 @@ def main(folder: Path) -> None:
 
     runs = pd.DataFrame([read_run(path) for path in sorted(folder.glob("health5k_*_s*.txt"))])
     numeric = ["fd_cls", "diversity", "within_target", "mean_gap", "largest_gap", "top_gene_share"]
-    arms = runs.groupby("arm", sort=False)[numeric].mean().reset_index()
-    arms["seed"] = "mean of " + runs.groupby("arm", sort=False)["seed"].count().astype(str).to_numpy()
-    grouped = runs.groupby("arm")[numeric]
+    grouped = runs.groupby("arm", sort=False)[numeric]
     means, spread = grouped.mean(), grouped.var() / grouped.count()
+    arms = means.reset_index()
+    arms["seed"] = "mean of " + grouped.size().astype(str).to_numpy()
     others = [arm for arm in runs["arm"].unique() if arm != "genome"]
     differences = []
     for arm in others:
