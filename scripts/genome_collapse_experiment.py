@@ -22,6 +22,8 @@ and collapse_r1) for the same ``--kimg`` and changes one thing:
     mbstd32     the shipped Genome with D's minibatch-stddev over groups of 32, the whole batch (--mbstd-group
                 32, NVlabs' CIFAR-10 configuration) instead of 4
     noise       the shipped Genome with G's per-pixel noise inputs (--noise, as NVlabs; the recipe has none)
+    g2048       the shipped Genome with a generator twice as wide (--channel-base 2048: 64 channels at 32 px)
+                against the recipe's discriminator (--d-channel-base 1024)
 
 Each run keeps the health figures of every snapshot in its metrics.jsonl (top gene and its share of the
 style variance, FD on classifier features, diversity, largest attribute-frequency gap). Runs resume:
@@ -59,6 +61,7 @@ ARMS = {
     "d2048": ["--d-channel-base", "2048"],
     "mbstd32": ["--mbstd-group", "32"],
     "noise": ["--noise"],
+    "g2048": ["--channel-base", "2048", "--d-channel-base", "1024"],
 }
 # Arm flags that take no value; they follow the recipe's own (--no-noise), and the last one given counts.
 SWITCHES = {"--noise"}

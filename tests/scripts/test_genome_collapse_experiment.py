@@ -133,7 +133,9 @@ def test_merge_keeps_earlier_runs_that_are_not_here_and_replaces_those_that_are(
     assert missing.returncode == 2 and missing.stderr.strip().startswith("error: --merge")
 
 
-def test_the_noise_arm_trains_with_noise_inputs_after_the_recipes_no_noise(tmp_path):
+def _train_arms_small(tmp_path, arms, small):
+    """Each arm's own command (the recipe's flags, then the arm's), trained for one tiny snapshot with ``small``
+    appended (later values count, so ``small`` must not repeat an arm's flag): arm -> its run's config.json."""
     import argparse
 
     from typer.testing import CliRunner
@@ -147,12 +149,23 @@ def test_the_noise_arm_trains_with_noise_inputs_after_the_recipes_no_noise(tmp_p
     made = runner.invoke(app, ["data", "synth-faces", "--out", str(data), "--images", "16", "--resolution", "32"])
     assert made.exit_code == 0, made.output
     args = argparse.Namespace(runs=tmp_path, kimg=0.016, snap=1.0, tiny=False, base_r1=10.0)
-    noise = {}
-    for arm in ("genome", "noise"):
-        command = experiment.run_command(args, arm, 0, data)  # the recipe's command, --no-noise included
-        # made small: later values count, and none of these is an arm's flag
-        small = ["--batch", "8", "--channel-base", "128", "--channel-max", "16", "--no-health"]
-        result = runner.invoke(app, command[1:] + small)
+    configs = {}
+    for arm in arms:
+        result = runner.invoke(app, experiment.run_command(args, arm, 0, data)[1:] + small)
         assert result.exit_code == 0, result.output
-        noise[arm] = json.loads((tmp_path / f"{arm}-s0" / "config.json").read_text())["generator"]["use_noise"]
+        configs[arm] = json.loads((tmp_path / f"{arm}-s0" / "config.json").read_text())
+    return configs
+
+
+def test_the_noise_arm_trains_with_noise_inputs_after_the_recipes_no_noise(tmp_path):
+    small = ["--batch", "8", "--channel-base", "128", "--channel-max", "16", "--no-health"]
+    configs = _train_arms_small(tmp_path, ("genome", "noise"), small)  # the recipe's command has --no-noise
+    noise = {arm: config["generator"]["use_noise"] for arm, config in configs.items()}
     assert noise == {"genome": False, "noise": True}
+
+
+def test_the_g2048_arm_widens_the_generator_and_keeps_the_recipes_discriminator(tmp_path):
+    # made small by channel_max alone: the arm's own flag is --channel-base
+    configs = _train_arms_small(tmp_path, ("genome", "g2048"), ["--batch", "8", "--channel-max", "16", "--no-health"])
+    bases = {arm: (c["generator"]["channel_base"], c["discriminator"]["channel_base"]) for arm, c in configs.items()}
+    assert bases == {"genome": (1024, 1024), "g2048": (2048, 1024)}
