@@ -48,7 +48,7 @@ def figures(folder: Path) -> dict:
         "largest_gap_attribute": worst["attribute"],
         "distinct_top_genes": len(leaders),
         "largest_top_gene_share": leaders.iloc[0] / leaders.sum(),
-        "top_gene": leaders.index[0],
+        "top_gene": ", ".join(str(g) for g in sorted(leaders.index[leaders == leaders.iloc[0]])),  # ties: all
         "probe_balanced": probes["genome w balanced acc"].mean(),
         "probe_plain": probes["genome w acc"].mean(),
     }
