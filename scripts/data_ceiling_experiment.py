@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     if not set(args.values.split(",")) <= {"yes", "no"}:
         refuse(f"--values must be yes, no or yes,no, got {args.values!r}")
     values = [value == "yes" for value in args.values.split(",")]
+    if args.images is not None and args.images < 1:
+        refuse(f"--images must be at least 1, got {args.images}")
     try:
         dataset = open_dataset(args.data)
         classifiers = load_classifier_set(args.classifiers, resolution=dataset.resolution)

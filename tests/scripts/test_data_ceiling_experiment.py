@@ -84,6 +84,7 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path):
     for extra, message in ((["--attributes", "Smiling,Winking"], "--attributes: Winking not in the classifier set"),
                            (["--attributes", "Smiling", "--temps", "0.5,0"], "--temps must be positive"),
                            (["--attributes", "Smiling", "--values", "maybe"], "--values must be yes, no or yes,no"),
+                           (["--attributes", "Smiling", "--images", "0"], "--images must be at least 1, got 0"),
                            (["--attributes", "Smiling", "--data", str(tmp_path / "nothing")], "dataset not found")):  # fmt: skip
         out = tmp_path / "out"
         command = [sys.executable, script, "--data", str(folder), "--out", str(out), *extra]
