@@ -54,6 +54,7 @@ def ceilings(probabilities: torch.Tensor, labels: torch.Tensor | None, columns: 
 
 def main(argv: list[str] | None = None) -> None:
     from classifiers import load_classifier_set
+    from classifiers.evaluate import score_dataset
     from genomekit.data import open_dataset
     from genomekit.errors import UserError
     from genomekit.fileio import atomic_write
@@ -89,12 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         refuse(f"--attributes: {', '.join(unknown)} not in the classifier set ({', '.join(names)})")
     count = len(dataset) if args.images is None else min(args.images, len(dataset))
-    parts = []
-    with torch.no_grad():
-        for start in range(0, count, 256):
-            images = torch.stack([dataset[i] for i in range(start, min(start + 256, count))]).float() / 127.5 - 1
-            parts.append(classifiers.probabilities_and_features(images)[0])
-    probabilities = torch.cat(parts)
+    probabilities = score_dataset(classifiers, torch.utils.data.Subset(dataset, range(count)), progress=False)
     labels = None if dataset.labels is None else dataset.labels[:count]
     label_columns = {name: i for i, name in enumerate(dataset.attribute_names)}
     cells = ceilings(probabilities, labels, {a: names.index(a) for a in attributes}, label_columns, values, temps)
